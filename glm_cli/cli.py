@@ -1,0 +1,209 @@
+"""The command line: the typer app, and the one place errors become exit codes.
+
+Imports here stay light (typer and glm's own pure modules): httpx and orjson are
+loaded only when a command actually makes a request.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import typer
+from typer import _click as click
+from typer._click.globals import get_current_context
+from typer.core import TyperGroup
+from typer.exceptions import Abort
+
+from glm_cli import __version__
+from glm_cli.cli_options import (
+    CONNECTION,
+    JSON_ONLY,
+    NDJSON,
+    OUTPUT,
+    PROMPT,
+    RAW_ONLY,
+    REQUEST,
+    with_options,
+)
+from glm_cli.errors import GlmError, StdoutClosed
+from glm_cli.exit_codes import ExitCode
+from glm_cli.terminal import Console, Env
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so `finally` blocks close the connection."""
+
+
+class GlmGroup(TyperGroup):
+    """Runs click without its standalone mode, so parse errors are one plain line too."""
+
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        extra.pop("standalone_mode", None)
+        try:
+            result = super().main(args, "glm", standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:
+            sys.stderr.write(error.ctx.get_help() + "\n" if error.ctx else "")
+            sys.exit(ExitCode.USAGE)
+        except click.exceptions.UsageError as error:
+            command = error.ctx.command_path if error.ctx else "glm"
+            sys.stderr.write(
+                f"glm: error: {error.format_message()} (see '{command} --help')\n"
+            )
+            sys.exit(ExitCode.USAGE)
+        except Abort:
+            sys.exit(ExitCode.INTERRUPTED)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+app = typer.Typer(
+    cls=GlmGroup,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="A command-line client for the GLM-5.2 model, made for pipes and scripts.",
+    epilog="Exit status: 0 ok, 1 internal, 2 usage, 3 auth, 4 rate limit or quota, "
+    "5 service or network, 6 unusable answer, 130/143/141 interrupted/terminated/pipe closed. "
+    "See glm(1).",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"glm {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    if ctx.invoked_subcommand is None:
+        sys.stderr.write(ctx.get_help() + "\n")
+        raise typer.Exit(ExitCode.USAGE)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def _signals() -> Iterator[None]:
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the exit flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        return
+
+
+def run_command(name: str, given: dict[str, Any], ctx_obj: Any = None) -> None:
+    """Run one command; every failure ends here as one stderr line and an exit code."""
+    env = ctx_obj if isinstance(ctx_obj, Env) else Env.from_process()
+    console = Console(env)
+    job = None
+    code: int = ExitCode.OK
+    with _signals():
+        try:
+            from glm_cli.commands.common import Job
+
+            job = Job.prepare(given, env, console)
+            _command_runner(name)(job)
+        except StdoutClosed:
+            _quiet_stdout()
+            code = ExitCode.SIGPIPE
+        except GlmError as error:
+            if job is not None and job.renderer is not None:
+                try:
+                    job.renderer.failed(error)
+                except StdoutClosed:
+                    _quiet_stdout()
+            if given.get("debug"):
+                traceback.print_exc()
+            console.error(error.line())
+            code = error.exit_code
+        except KeyboardInterrupt:
+            console.end_partial_line()
+            code = ExitCode.INTERRUPTED
+        except Terminated:
+            code = ExitCode.TERMINATED
+        except Exception as error:
+            if given.get("debug"):
+                traceback.print_exc()
+            console.error(
+                f"internal error: {type(error).__name__}: {error} (run with --debug for details)"
+            )
+            code = ExitCode.INTERNAL
+    if code:
+        raise SystemExit(code)
+
+
+def _command_runner(name: str) -> Callable[[Any], None]:
+    if name == "json":
+        from glm_cli.commands import json_cmd
+
+        return json_cmd.run
+    if name == "raw":
+        from glm_cli.commands import raw
+
+        return raw.run
+    from glm_cli.commands import ask
+
+    return ask.run
+
+
+def _current_obj() -> Any:
+    context = get_current_context(silent=True)
+    return context.obj if context is not None else None
+
+
+@app.command(context_settings={"help_option_names": ["-h", "--help"]})
+@with_options(PROMPT + REQUEST + NDJSON + OUTPUT + CONNECTION)
+def ask(given: dict[str, Any]) -> None:
+    """One question, one answer: the answer's text on stdout."""
+    run_command("ask", given, _current_obj())
+
+
+@app.command(name="json", context_settings={"help_option_names": ["-h", "--help"]})
+@with_options(PROMPT + REQUEST + JSON_ONLY + NDJSON + OUTPUT + CONNECTION)
+def json_command(given: dict[str, Any]) -> None:
+    """JSON mode: the answer checked, printed as one JSON document."""
+    run_command("json", given, _current_obj())
+
+
+@app.command(context_settings={"help_option_names": ["-h", "--help"]})
+@with_options(PROMPT + REQUEST + RAW_ONLY + OUTPUT + CONNECTION)
+def raw(given: dict[str, Any]) -> None:
+    """The wire format: the provider's own response, or its stream as NDJSON."""
+    run_command("raw", given, _current_obj())
+
+
+def main() -> None:
+    app(prog_name="glm")

@@ -1,0 +1,1 @@
+"""One module per command; `common` holds what they share (the exchange itself)."""

@@ -1,0 +1,31 @@
+"""`glm ask`: one question, one answer, as text or NDJSON."""
+
+from __future__ import annotations
+
+from glm_cli.commands.common import Job
+from glm_cli.render import NdjsonRenderer, Renderer, TextRenderer
+
+
+def make_renderer(job: Job) -> Renderer:
+    output = job.output
+    if output.ndjson:
+        return NdjsonRenderer(
+            job.sink, job.console, show_usage=output.usage, sources=output.sources
+        )
+    return TextRenderer(
+        job.sink,
+        job.console,
+        show_thinking=output.show_thinking,
+        show_usage=output.usage,
+        sources=output.sources,
+    )
+
+
+def run(job: Job) -> None:
+    request = job.chat_request(job.prompt(), system=job.system())
+    body = job.encode(request)
+    if job.output.dry_run:
+        job.dry_run(body)
+        return
+    job.renderer = make_renderer(job)
+    job.exchange(body, job.renderer.handle)

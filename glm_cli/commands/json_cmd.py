@@ -1,0 +1,136 @@
+"""`glm json`: JSON mode, the answer checked (and against `--schema`) before printing.
+
+The JSON is printed as the model wrote it, re-laid-out only: parsing is for
+checking, never for re-serialising, so no number changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from glm_cli import jsontext
+from glm_cli.accumulate import Result, accumulate
+from glm_cli.commands.ask import make_renderer
+from glm_cli.commands.common import Job
+from glm_cli.errors import UnusableAnswer, UsageError
+from glm_cli.messages import ChatRequest, Event
+from glm_cli.prompt import read_text_file
+from glm_cli.render import check_finish, usage_line
+
+JSON_HINT = "Answer with a single JSON value and nothing else."
+_MENTIONS_JSON = re.compile("json", re.IGNORECASE)
+
+
+def load_schema(path: str) -> dict[str, Any]:
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
+    text = read_text_file(path, "--schema")
+    try:
+        schema = jsontext.parse(text)
+    except ValueError as error:
+        raise UsageError(f"--schema {path!r}: not valid JSON ({error})") from error
+    if not isinstance(schema, dict | bool):
+        raise UsageError(f"--schema {path!r}: a JSON Schema must be an object")
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as error:
+        raise UsageError(f"--schema {path!r}: not a valid JSON Schema ({error.message})") from error
+    return schema  # type: ignore[return-value]
+
+
+def system_with_hints(system: str | None, prompt: str, schema_text: str | None) -> str | None:
+    lines = [system] if system else []
+    if schema_text is not None:
+        lines.append(
+            "Answer with a single JSON value that validates against this JSON Schema:\n"
+            + schema_text
+        )
+    elif not _MENTIONS_JSON.search(system or "") and not _MENTIONS_JSON.search(prompt):
+        lines.append(JSON_HINT)
+    return "\n\n".join(lines) if lines else None
+
+
+def schema_error(schema: dict[str, Any], value: Any) -> str | None:
+    from jsonschema.validators import validator_for
+
+    validator = validator_for(schema)(schema)
+    error = next(iter(sorted(validator.iter_errors(value), key=lambda e: list(e.path))), None)
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{error.message}" + (f" (at /{where})" if where else "")
+
+
+def run(job: Job) -> None:
+    prompt = job.prompt()
+    schema_path = job.flags.cli("schema")
+    schema = load_schema(schema_path) if schema_path else None
+    schema_text = jsontext.compact(read_text_file(schema_path, "--schema")) if schema_path else None
+    request = job.chat_request(prompt, system=system_with_hints(job.system(), prompt, schema_text))
+    request.params.json_mode = True
+    body = job.encode(request)
+    if job.output.dry_run:
+        job.dry_run(body)
+        return
+    text = _ask(job, body)
+    try:
+        value = _check(text)
+        problem = schema_error(schema, value) if schema is not None else None
+        if problem is not None:
+            job.console.note(f"the answer does not match the schema ({problem}); asking again")
+            repair = _repair_request(request, text, problem)
+            text = _ask(job, job.encode(repair))
+            value = _check(text)
+            problem = schema_error(schema, value) if schema is not None else None
+            if problem is not None:
+                raise UnusableAnswer(f"the answer does not match the schema: {problem}")
+    except UnusableAnswer as error:
+        if error.detail is not None:
+            job.console.line(error.detail)
+        raise
+    if not job.output.ndjson:
+        inner = jsontext.unfence(text)
+        out = jsontext.pretty(inner) if job.output.pretty else jsontext.compact(inner)
+        job.sink.write(out + "\n")
+
+
+def _ask(job: Job, body: dict[str, Any]) -> str:
+    result = Result()
+    renderer = make_renderer(job) if job.output.ndjson else None
+    job.renderer = renderer
+
+    def on_event(event: Event) -> None:
+        accumulate(event, result)
+        if renderer is not None:
+            renderer.handle(event)
+        elif result.done is event:
+            if job.output.usage:
+                job.console.line(usage_line(result.done))
+            check_finish(result.done, job.console)
+
+    job.exchange(body, on_event)
+    return result.text
+
+
+def _check(text: str) -> Any:
+    inner = jsontext.unfence(text)
+    try:
+        return jsontext.parse(inner)
+    except ValueError as error:
+        raise UnusableAnswer(f"the answer is not valid JSON ({error})", detail=text) from error
+
+
+def _repair_request(request: ChatRequest, answer: str, problem: str) -> ChatRequest:
+    messages = [
+        *request.messages,
+        {"role": "assistant", "content": answer},
+        {
+            "role": "user",
+            "content": "Your JSON does not validate against the schema: "
+            + problem
+            + ". Reply with corrected JSON only.",
+        },
+    ]
+    return ChatRequest(request.model, messages, request.system, request.stream, request.params)

@@ -1,0 +1,321 @@
+"""The OpenAI-compatible protocol: `/v1/chat/completions` (EvoLink, Cloudsway).
+
+Per streamed chunk the work is one `orjson.loads` and a few dict lookups; tool
+calls arrive as deltas by `index` (sometimes without an `id`, sometimes in the
+same chunk as `finish_reason`) and are assembled until the stream closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from glm_cli.errors import ServiceError, TransportError, UsageError
+from glm_cli.messages import (
+    ChatRequest,
+    Content,
+    Done,
+    Event,
+    Message,
+    Reasoning,
+    RequestParams,
+    ToolCall,
+    Usage,
+    WebSearch,
+)
+from glm_cli.protocols.base import Encoded, StreamDecoder, WireProtocol
+from glm_cli.protocols.common import (
+    error_from_http_body,
+    in_stream_error,
+    load_json_object,
+    malformed_chunk,
+    truncated_stream,
+)
+from glm_cli.sse import SSEvent
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_usage(usage: object) -> Usage:
+    if not isinstance(usage, dict):
+        return Usage()
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    return Usage(
+        prompt_tokens=_int(usage.get("prompt_tokens")),
+        completion_tokens=_int(usage.get("completion_tokens")),
+        reasoning_tokens=_int(completion_details.get("reasoning_tokens"))
+        if isinstance(completion_details, dict) else None,
+        cached_tokens=_int(prompt_details.get("cached_tokens"))
+        if isinstance(prompt_details, dict) else None,
+        total_tokens=_int(usage.get("total_tokens")),
+    )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _arguments_text(arguments: object) -> str:
+    """Tool arguments as the text the model wrote (some services send an object)."""
+    if arguments is None:
+        return ""
+    if isinstance(arguments, str):
+        return arguments
+    return orjson.dumps(arguments).decode()
+
+
+def is_mcp_call(call: dict[str, Any]) -> bool:
+    return call.get("type") == "mcp" or (
+        not call.get("function") and isinstance(call.get("mcp"), dict)
+    )
+
+
+def tool_call_from_object(call: dict[str, Any]) -> ToolCall:
+    """A complete tool call from a response: a function call or an MCP call."""
+    if is_mcp_call(call):
+        mcp = call.get("mcp") or {}
+        return ToolCall(
+            id=_text_or_none(mcp.get("id")) or _text_or_none(call.get("id")),
+            name=_text_or_none(mcp.get("name")),
+            arguments=_arguments_text(mcp.get("arguments")),
+            kind="mcp",
+            detail=mcp,
+        )
+    function = call.get("function") or {}
+    return ToolCall(
+        id=_text_or_none(call.get("id")),
+        name=_text_or_none(function.get("name")),
+        arguments=_arguments_text(function.get("arguments")),
+    )
+
+
+class OpenAIProtocol(WireProtocol):
+    name = "openai"
+
+    def encode(self, request: ChatRequest) -> Encoded:
+        messages: list[Message] = []
+        if request.system is not None:
+            messages.append({"role": "system", "content": request.system})
+        messages.extend(request.messages)
+        encoded = self.encode_params(request.params)
+        body: dict[str, Any] = {
+            "model": request.model, "messages": messages, "stream": request.stream,
+        }
+        body.update(encoded.body)
+        return Encoded(body, encoded.warnings)
+
+    def encode_params(self, params: RequestParams) -> Encoded:
+        if params.top_k is not None:
+            raise UsageError(
+                f"--top-k {params.top_k}: exists only on the anthropic protocol "
+                "(use --protocol anthropic or --provider evolink-anthropic)"
+            )
+        body: dict[str, Any] = {}
+        if params.think is not None:
+            body["thinking"] = {"type": "enabled" if params.think else "disabled"}
+        if params.effort is not None:
+            body["reasoning_effort"] = params.effort
+        if params.greedy:
+            body["do_sample"] = False
+        if params.temperature is not None:
+            body["temperature"] = params.temperature
+        if params.top_p is not None:
+            body["top_p"] = params.top_p
+        if params.max_tokens is not None:
+            body["max_tokens"] = params.max_tokens
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.tools:
+            body["tools"] = list(params.tools)
+        if params.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        if params.request_id is not None:
+            body["request_id"] = params.request_id
+        if params.user_id is not None:
+            body["user_id"] = params.user_id
+        warnings = []
+        if len(params.stop) > 1:
+            warnings.append(
+                f"{len(params.stop)} stop sequences sent; the service honours only one"
+            )
+        return Encoded(body, warnings)
+
+    def set_system(self, body: dict[str, Any], system: str) -> None:
+        messages = body.get("messages")
+        if not isinstance(messages, list):
+            messages = body["messages"] = []
+        if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
+            messages[0] = {"role": "system", "content": system}
+        else:
+            messages.insert(0, {"role": "system", "content": system})
+
+    def add_user_message(self, body: dict[str, Any], message: Message) -> None:
+        messages = body.get("messages")
+        if not isinstance(messages, list):
+            messages = body["messages"] = []
+        messages.append(message)
+
+    def decode(self, body: bytes) -> list[Event]:
+        data = load_json_object(body, "the response body")
+        if "error" in data and "choices" not in data:
+            raise in_stream_error(data["error"], _text_or_none(data.get("request_id")))
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise TransportError("the response body has no choices")
+        choice = choices[0]
+        message = choice.get("message") or {}
+        events: list[Event] = []
+        if isinstance(data.get("web_search"), list) and data["web_search"]:
+            events.append(WebSearch(data["web_search"]))
+        reasoning = message.get("reasoning_content")
+        if isinstance(reasoning, str) and reasoning:
+            events.append(Reasoning(reasoning))
+        content = message.get("content")
+        if isinstance(content, str) and content:
+            events.append(Content(content))
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict):
+                events.append(tool_call_from_object(call))
+        events.append(
+            Done(
+                finish_reason=_text_or_none(choice.get("finish_reason")),
+                usage=parse_usage(data.get("usage")),
+                id=_text_or_none(data.get("id")),
+                model=_text_or_none(data.get("model")),
+                request_id=_text_or_none(data.get("request_id")),
+                content_filter=_filters(data.get("content_filter")),
+            )
+        )
+        return events
+
+    def stream_decoder(self) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder()
+
+    def error_from_body(self, status: int, body: bytes) -> ServiceError:
+        return error_from_http_body(status, body)
+
+
+def _filters(value: object) -> list[dict[str, Any]] | None:
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return None
+
+
+class _ToolCallParts:
+    __slots__ = ("arguments", "detail", "id", "kind", "name")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name: str | None = None
+        self.kind = "function"
+        self.arguments: list[str] = []
+        self.detail: dict[str, Any] | None = None
+
+
+class OpenAIStreamDecoder(StreamDecoder):
+    def __init__(self) -> None:
+        self.finished = False
+        self.done = False
+        self._finish_reason: str | None = None
+        self._usage = Usage()
+        self._id: str | None = None
+        self._model: str | None = None
+        self._request_id: str | None = None
+        self._filters: list[dict[str, Any]] | None = None
+        self._tools: dict[int, _ToolCallParts] = {}
+
+    def feed(self, event: SSEvent) -> list[Event]:
+        data = event.data
+        if data == b"[DONE]":
+            self.done = True
+            return []
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            raise malformed_chunk(data) from error
+        if not isinstance(chunk, dict):
+            raise malformed_chunk(data)
+        if "error" in chunk:
+            raise in_stream_error(chunk["error"], self._request_id)
+        if self._id is None:
+            self._id = _text_or_none(chunk.get("id"))
+            self._model = _text_or_none(chunk.get("model"))
+        if self._request_id is None:
+            self._request_id = _text_or_none(chunk.get("request_id"))
+        events: list[Event] = []
+        results = chunk.get("web_search")
+        if results:
+            events.append(WebSearch(results))
+        choices = chunk.get("choices")
+        if choices:
+            choice = choices[0]
+            delta = choice.get("delta")
+            if delta:
+                text = delta.get("reasoning_content")
+                if text:
+                    events.append(Reasoning(text))
+                text = delta.get("content")
+                if text:
+                    events.append(Content(text))
+                calls = delta.get("tool_calls")
+                if calls:
+                    self._add_tool_deltas(calls)
+            reason = choice.get("finish_reason")
+            if reason:
+                self._finish_reason = reason
+                self.finished = True
+        usage = chunk.get("usage")
+        if usage:
+            self._usage = parse_usage(usage)
+        filters = chunk.get("content_filter")
+        if filters:
+            self._filters = _filters(filters)
+        return events
+
+    def _add_tool_deltas(self, calls: list[dict[str, Any]]) -> None:
+        for position, call in enumerate(calls):
+            index = call.get("index")
+            if not isinstance(index, int):
+                index = position
+            parts = self._tools.get(index)
+            if parts is None:
+                parts = self._tools[index] = _ToolCallParts()
+            if call.get("id"):
+                parts.id = call["id"]
+            if is_mcp_call(call):
+                complete = tool_call_from_object(call)
+                parts.kind, parts.detail = "mcp", complete.detail
+                parts.name = complete.name or parts.name
+                parts.id = parts.id or complete.id
+                if complete.arguments:
+                    parts.arguments.append(complete.arguments)
+                continue
+            function = call.get("function") or {}
+            if function.get("name"):
+                parts.name = function["name"]
+            fragment = function.get("arguments")
+            if isinstance(fragment, str):
+                parts.arguments.append(fragment)
+
+    def close(self) -> list[Event]:
+        if not self.finished:
+            raise truncated_stream()
+        events: list[Event] = [
+            ToolCall(p.id, p.name, "".join(p.arguments), p.kind, p.detail)
+            for _, p in sorted(self._tools.items())
+        ]
+        events.append(
+            Done(
+                finish_reason=self._finish_reason,
+                usage=self._usage,
+                id=self._id,
+                model=self._model,
+                request_id=self._request_id,
+                content_filter=self._filters,
+            )
+        )
+        return events

@@ -1,0 +1,85 @@
+"""Which service, URL, model and key a run uses: flag > environment > config > default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from glm_cli import config as config_file
+from glm_cli.config import ConfigFile
+from glm_cli.errors import AuthError
+from glm_cli.options import Flags
+from glm_cli.providers import (
+    DEFAULT_MODEL,
+    ApiKey,
+    Endpoint,
+    Provider,
+    find_api_key,
+    find_provider,
+    missing_key_error,
+    resolve_endpoint,
+)
+from glm_cli.validate import non_empty
+
+
+@dataclass
+class Settings:
+    config: ConfigFile
+    provider: Provider
+    endpoint: Endpoint
+    model: str
+    api_key: ApiKey
+    warnings: list[str] = field(default_factory=list)
+
+    def require_key(self) -> str:
+        if self.api_key.value is None:
+            raise self.missing_key()
+        return self.api_key.value
+
+    def missing_key(self) -> AuthError:
+        return missing_key_error(self.provider, self.config)
+
+
+def _first(*candidates: tuple[str | None, str]) -> tuple[str | None, str]:
+    for value, source in candidates:
+        if value:
+            return value, source
+    return None, ""
+
+
+def load_config(flags: Flags, env: Mapping[str, str]) -> tuple[ConfigFile, list[str]]:
+    path, required = config_file.config_path(flags.cli("config"), env)
+    return config_file.load(path, required)
+
+
+def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Settings:
+    """Everything about where the request goes; raises UsageError before any traffic."""
+    provider_name, source = _first(
+        (flags.cli("provider"), "--provider"),
+        (env.get("GLM_PROVIDER"), "GLM_PROVIDER"),
+        (config.provider, config.where("provider")),
+    )
+    provider = find_provider(provider_name or "evolink", config, source or "--provider")
+    protocol, _ = _first(
+        (flags.cli("protocol"), "--protocol"), (env.get("GLM_PROTOCOL"), "GLM_PROTOCOL")
+    )
+    base_url, _ = _first(
+        (flags.cli("base_url"), "--base-url"), (env.get("GLM_BASE_URL"), "GLM_BASE_URL")
+    )
+    endpoint_default, _ = flags.lookup("endpoint")
+    endpoint_name, _ = _first(
+        (flags.cli("endpoint"), "--endpoint"),
+        (env.get("CLOUDSWAY_ENDPOINT"), "CLOUDSWAY_ENDPOINT"),
+        (endpoint_default if isinstance(endpoint_default, str) else None, "[defaults]"),
+    )
+    endpoint = resolve_endpoint(provider, protocol, base_url, endpoint_name)
+    model, _ = _first(
+        (flags.cli("model"), "--model"),
+        (env.get("GLM_MODEL"), "GLM_MODEL"),
+        (provider.model, f"providers.{provider.name}.model"),
+        (config.model, config.where("model")),
+    )
+    if flags.cli("model") is not None:
+        non_empty("--model", flags.cli("model"))
+    api_key, warnings = find_api_key(provider, flags.cli("api_key_file"), env, config)
+    return Settings(config, provider, endpoint, model or DEFAULT_MODEL, api_key, warnings)
