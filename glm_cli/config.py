@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +83,8 @@ def load(path: Path, required: bool) -> tuple[ConfigFile, list[str]]:
         return config, []
     except OSError as error:
         raise UsageError(f"config file {path}: {error.strerror or error}") from error
+    import tomllib  # only when there is a file to read: it costs start-up time
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as error:

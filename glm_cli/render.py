@@ -8,6 +8,7 @@ with `finish`, which applies the finish-reason rules of SPEC §1.3.
 
 from __future__ import annotations
 
+import errno
 from typing import IO, Any
 
 import orjson
@@ -26,7 +27,17 @@ class Sink:
         self.ends_with_newline = True
 
     def write(self, text: str) -> None:
-        self.write_bytes(text.encode("utf-8", "surrogatepass"))
+        """Write and flush at once: a reader of the pipe sees each chunk as it comes."""
+        if not text:
+            return
+        data = text.encode("utf-8", "surrogatepass")
+        try:
+            self._out.write(data)
+            self._out.flush()
+        except OSError as error:
+            raise _closed_or(error) from error
+        self.started = True
+        self.ends_with_newline = data[-1] == 0x0A
 
     def write_bytes(self, data: bytes) -> None:
         if not data:
@@ -34,14 +45,17 @@ class Sink:
         try:
             self._out.write(data)
             self._out.flush()
-        except BrokenPipeError as error:
-            raise StdoutClosed("stdout was closed") from error
         except OSError as error:
-            if error.errno == 32:  # EPIPE raised as a plain OSError by some streams
-                raise StdoutClosed("stdout was closed") from error
-            raise
+            raise _closed_or(error) from error
         self.started = True
         self.ends_with_newline = data[-1] == 0x0A
+
+
+def _closed_or(error: OSError) -> Exception:
+    """A closed pipe (EPIPE) is `StdoutClosed`; any other write failure stays itself."""
+    if isinstance(error, BrokenPipeError) or error.errno == errno.EPIPE:
+        return StdoutClosed("stdout was closed")
+    return error
 
 
 def parse_arguments(arguments: str) -> Any:

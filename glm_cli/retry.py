@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 from datetime import UTC
-from email.utils import parsedate_to_datetime
 
 INITIAL_DELAY = 0.5
 MAX_DELAY = 8.0
@@ -30,7 +28,11 @@ def backoff_delay(retry_number: int, rand: float | None = None) -> float:
     many clients retrying at once spread out.
     """
     base = min(INITIAL_DELAY * (2 ** (retry_number - 1)), MAX_DELAY)
-    jitter: float = random.random() if rand is None else rand
+    if rand is None:
+        import random
+
+        rand = random.random()
+    jitter: float = rand
     return float(base * (1 - 0.25 * jitter))
 
 
@@ -55,6 +57,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 def _seconds_until_date(text: str, now: float) -> float | None:
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -96,6 +96,30 @@ class SSEDecoder:
             self.retry = int(value)
         return None
 
+    def lines(self, lines: list[bytes]) -> list[SSEvent]:
+        """Take a batch of lines; the events they complete, in order.
+
+        The common lines (`data:` and the blank line ending an event) are handled
+        inline: this loop runs once per line of every stream.
+        """
+        events: list[SSEvent] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    payload = data[0] if len(data) == 1 else b"\n".join(data)
+                    events.append(SSEvent(self._event or "message", payload, self._last_id))
+                    data = self._data = []
+                self._event = ""
+            elif line.startswith(b"data: "):
+                data.append(line[6:])
+            else:
+                event = self.line(line)
+                data = self._data
+                if event is not None:
+                    events.append(event)
+        return events
+
     def _dispatch(self) -> SSEvent | None:
         data, event = self._data, self._event
         self._event = ""
@@ -119,10 +143,7 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[SSEvent]:
     splitter = LineSplitter()
     decoder = SSEDecoder()
     for chunk in chunks:
-        for line in splitter.feed(chunk):
-            event = decoder.line(line)
-            if event is not None:
-                yield event
+        yield from decoder.lines(splitter.feed(chunk))
     if not splitter.pending():
         event = decoder.flush()
         if event is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from glm_cli.errors import UsageError
 
@@ -37,6 +36,8 @@ def two_decimals(source: str, value: object, low: float, high: float) -> float:
         if not math.isfinite(number) or round(number, 2) != number:
             raise _fail(source, value, allowed)
     elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
         try:
             exact = Decimal(value.strip())
         except InvalidOperation as error:

@@ -220,11 +220,12 @@ def consume_stream(
     on_payload: Callable[[SSEvent], None] | None = None,
 ) -> None:
     """Decode a stream to the end; a connection lost after the finish reason is fine."""
+    feed = decoder.feed
     try:
         for sse in iter_events(chunks):
             if on_payload is not None and sse.data != b"[DONE]":
                 on_payload(sse)
-            for event in decoder.feed(sse):
+            for event in feed(sse):
                 on_event(event)
             if decoder.done:
                 break

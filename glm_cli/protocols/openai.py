@@ -205,6 +205,9 @@ def _filters(value: object) -> list[dict[str, Any]] | None:
     return None
 
 
+_OCCASIONAL_KEYS = frozenset({"error", "request_id", "web_search", "usage", "content_filter"})
+
+
 class _ToolCallParts:
     __slots__ = ("arguments", "detail", "id", "kind", "name")
 
@@ -220,6 +223,7 @@ class OpenAIStreamDecoder(StreamDecoder):
     def __init__(self) -> None:
         self.finished = False
         self.done = False
+        self._first = True
         self._finish_reason: str | None = None
         self._usage = Usage()
         self._id: str | None = None
@@ -229,52 +233,66 @@ class OpenAIStreamDecoder(StreamDecoder):
         self._tools: dict[int, _ToolCallParts] = {}
 
     def feed(self, event: SSEvent) -> list[Event]:
+        """One chunk. The common case (a delta holding only text) takes the fewest steps:
+        this runs once per streamed token."""
         data = event.data
-        if data == b"[DONE]":
-            self.done = True
-            return []
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError as error:
+            if data == b"[DONE]":
+                self.done = True
+                return []
             raise malformed_chunk(data) from error
-        if not isinstance(chunk, dict):
+        if type(chunk) is not dict:
             raise malformed_chunk(data)
-        if "error" in chunk:
-            raise in_stream_error(chunk["error"], self._request_id)
-        if self._id is None:
+        events: list[Event] = []
+        if self._first:
+            self._first = False
             self._id = _text_or_none(chunk.get("id"))
             self._model = _text_or_none(chunk.get("model"))
-        if self._request_id is None:
-            self._request_id = _text_or_none(chunk.get("request_id"))
-        events: list[Event] = []
-        results = chunk.get("web_search")
-        if results:
-            events.append(WebSearch(results))
+        if not _OCCASIONAL_KEYS.isdisjoint(chunk):
+            self._occasional_fields(chunk, events)
         choices = chunk.get("choices")
         if choices:
             choice = choices[0]
             delta = choice.get("delta")
             if delta:
-                text = delta.get("reasoning_content")
-                if text:
-                    events.append(Reasoning(text))
                 text = delta.get("content")
-                if text:
+                if text and len(delta) == 1:
                     events.append(Content(text))
-                calls = delta.get("tool_calls")
-                if calls:
-                    self._add_tool_deltas(calls)
+                else:
+                    self._delta(delta, text, events)
             reason = choice.get("finish_reason")
             if reason:
                 self._finish_reason = reason
                 self.finished = True
+        return events
+
+    def _delta(self, delta: dict[str, Any], content: object, events: list[Event]) -> None:
+        text = delta.get("reasoning_content")
+        if text:
+            events.append(Reasoning(text))
+        if content:
+            events.append(Content(content))  # type: ignore[arg-type]
+        calls = delta.get("tool_calls")
+        if calls:
+            self._add_tool_deltas(calls)
+
+    def _occasional_fields(self, chunk: dict[str, Any], events: list[Event]) -> None:
+        """Fields most chunks lack: an error, ids, web search, usage, content filter."""
+        if "error" in chunk:
+            raise in_stream_error(chunk["error"], self._request_id)
+        if self._request_id is None and "request_id" in chunk:
+            self._request_id = _text_or_none(chunk["request_id"])
+        results = chunk.get("web_search")
+        if results:
+            events.append(WebSearch(results))
         usage = chunk.get("usage")
         if usage:
             self._usage = parse_usage(usage)
         filters = chunk.get("content_filter")
         if filters:
             self._filters = _filters(filters)
-        return events
 
     def _add_tool_deltas(self, calls: list[dict[str, Any]]) -> None:
         for position, call in enumerate(calls):
