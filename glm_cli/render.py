@@ -27,19 +27,10 @@ class Sink:
         self.ends_with_newline = True
 
     def write(self, text: str) -> None:
-        """Write and flush at once: a reader of the pipe sees each chunk as it comes."""
-        if not text:
-            return
-        data = text.encode("utf-8", "surrogatepass")
-        try:
-            self._out.write(data)
-            self._out.flush()
-        except OSError as error:
-            raise _closed_or(error) from error
-        self.started = True
-        self.ends_with_newline = data[-1] == 0x0A
+        self.write_bytes(text.encode("utf-8", "surrogatepass"))
 
     def write_bytes(self, data: bytes) -> None:
+        """Write and flush at once: a reader of the pipe sees each chunk as it comes."""
         if not data:
             return
         try:

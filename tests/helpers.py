@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from typer.testing import CliRunner, Result
 
 from glm_cli.cli import app
+from glm_cli.terminal import Env
 
 SECRET = "sk-test-secret-key-0123456789"
 
@@ -24,6 +27,48 @@ def invoke(
     `glm_cli.terminal.Env` as `obj` to pretend stdout or stderr is a terminal.
     """
     return CliRunner().invoke(app, list(args), input=input, obj=obj, catch_exceptions=False)
+
+
+@dataclass
+class Run:
+    exit_code: int
+    out: bytes
+    stderr: str
+
+    @property
+    def stdout(self) -> str:
+        return self.out.decode()
+
+
+def run_in_process(
+    args: Sequence[str],
+    *,
+    stdin: bytes = b"",
+    stderr_tty: bool = False,
+    environ: Mapping[str, str] | None = None,
+    shared: bool = False,
+) -> Run:
+    """Run glm in process with its own stdout and stderr buffers (an `Env`).
+
+    `shared` sends stdout and stderr into one buffer, in order; `stderr_tty`
+    pretends stderr is a terminal.
+    """
+    out = io.BytesIO()
+    err = out if shared else io.BytesIO()
+    env = Env(
+        stdin=io.BytesIO(stdin),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=False,
+        stdout_isatty=False,
+        stderr_isatty=stderr_tty,
+        environ=dict(os.environ if environ is None else environ),
+    )
+    result = invoke(list(args), obj=env)
+    stderr = err.getvalue().decode()
+    if result.exit_code and not stderr:
+        stderr = result.stderr  # a command-line parse error, written before glm starts
+    return Run(result.exit_code, out.getvalue(), stderr)
 
 
 def run_glm(

@@ -7,47 +7,22 @@ unknown blocks and events, tool input fragments, endings, `error` events) and er
 
 from __future__ import annotations
 
-import io
 import json
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from glm_cli.terminal import Env
 from tests.fake_service import FakeService, RawResponse, Reply, Status, anthropic_error
-from tests.helpers import SECRET, assert_one_error, invoke
+from tests.helpers import SECRET, Run, assert_one_error, run_in_process
 
 STREAMS = ["--stream", "--no-stream"]
 BASE_KEYS = {"model", "messages", "max_tokens", "stream"}
 
 
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def run(args: Sequence[str], *, stdin: bytes = b"") -> Run:
-    """Run glm in process with its own stdout and stderr buffers."""
-    out, err = io.BytesIO(), io.BytesIO()
-    env = Env(
-        stdin=io.BytesIO(stdin), stdout=out, stderr=err,
-        stdin_isatty=False, stdout_isatty=False, stderr_isatty=False,
-        environ=dict(os.environ),
-    )
-    result = invoke(list(args), obj=env)
-    stderr = err.getvalue().decode()
-    if result.exit_code and not stderr:
-        stderr = result.stderr  # a command-line parse error, written before glm starts
-    return Run(result.exit_code, out.getvalue().decode(), stderr)
 
 
 def ask(*flags: str, prompt: str = "hi") -> Run:
-    return run(["ask", "--protocol", "anthropic", *flags, prompt])
+    return run_in_process(["ask", "--protocol", "anthropic", *flags, prompt])
 
 
 def sent(service: FakeService) -> dict[str, Any]:
@@ -178,7 +153,7 @@ def test_top_p_zero_is_refused_on_openai_only(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     """The control for `--top-p 0` above: the same flag is a usage error on OpenAI."""
-    result = run(["ask", "--protocol", "openai", "--top-p", "0", "hi"])
+    result = run_in_process(["ask", "--protocol", "openai", "--top-p", "0", "hi"])
     assert result.exit_code == 2, result.stderr
     assert_one_error(result.stderr, "--top-p")
     assert service.requests == []

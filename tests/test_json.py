@@ -3,19 +3,14 @@ JSON exactly, fences, invalid answers, and `--schema` with its one repair retry.
 
 from __future__ import annotations
 
-import io
 import json
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from glm_cli.terminal import Env
 from tests.fake_service import FakeService, Reply
-from tests.helpers import assert_one_error, invoke
+from tests.helpers import Run, assert_one_error, run_in_process
 
 PROTOCOLS = ["openai", "anthropic"]
 STREAMS = ["--stream", "--no-stream"]
@@ -28,30 +23,10 @@ SCHEMA = {
 }
 
 
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def run(args: Sequence[str], *, stdin: bytes = b"") -> Run:
-    """Run glm in process with its own stdout and stderr buffers."""
-    out, err = io.BytesIO(), io.BytesIO()
-    env = Env(
-        stdin=io.BytesIO(stdin), stdout=out, stderr=err,
-        stdin_isatty=False, stdout_isatty=False, stderr_isatty=False,
-        environ=dict(os.environ),
-    )
-    result = invoke(list(args), obj=env)
-    stderr = err.getvalue().decode()
-    if result.exit_code and not stderr:
-        stderr = result.stderr  # a command-line parse error, written before glm starts
-    return Run(result.exit_code, out.getvalue().decode(), stderr)
 
 
 def glm_json(protocol: str, *flags: str, prompt: str = "list two colours") -> Run:
-    return run(["json", "--protocol", protocol, *flags, prompt])
+    return run_in_process(["json", "--protocol", protocol, *flags, prompt])
 
 
 def body_of(service: FakeService, index: int = 0) -> dict[str, Any]:

@@ -8,19 +8,15 @@ it writes is never mixed with anything else the process prints.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from glm_cli.terminal import Env
 from tests.fake_service import FakeService, RawResponse, Reply, Status
-from tests.helpers import SECRET, assert_one_error, invoke
+from tests.helpers import SECRET, Run, assert_one_error, run_in_process
 
 PROTOCOLS = ["openai", "anthropic"]
 STREAMS = ["--stream", "--no-stream"]
@@ -31,42 +27,10 @@ USAGE_KEYS = {"prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_
 ERROR_KEYS = {"type", "exit_code", "message", "status", "code"}
 
 
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def run(
-    args: Sequence[str],
-    *,
-    stdin: bytes = b"",
-    stderr_tty: bool = False,
-    environ: Mapping[str, str] | None = None,
-    shared: bool = False,
-) -> Run:
-    """Run glm in process; `shared` sends stdout and stderr into one buffer, in order."""
-    out = io.BytesIO()
-    err = out if shared else io.BytesIO()
-    env = Env(
-        stdin=io.BytesIO(stdin),
-        stdout=out,
-        stderr=err,
-        stdin_isatty=False,
-        stdout_isatty=False,
-        stderr_isatty=stderr_tty,
-        environ=dict(os.environ if environ is None else environ),
-    )
-    result = invoke(list(args), obj=env)
-    stderr = err.getvalue().decode()
-    if result.exit_code and not stderr:
-        stderr = result.stderr  # a command-line parse error, written before glm starts
-    return Run(result.exit_code, out.getvalue().decode(), stderr)
 
 
 def ask(protocol: str, stream: str, *flags: str, prompt: str = "hi", **kwargs: Any) -> Run:
-    return run(["ask", "--protocol", protocol, stream, *flags, prompt], **kwargs)
+    return run_in_process(["ask", "--protocol", protocol, stream, *flags, prompt], **kwargs)
 
 
 def lines(text: str) -> list[dict[str, Any]]:
@@ -707,7 +671,7 @@ def test_dry_run_without_a_key_has_no_authorization(
     glm_env: dict[str, str], service: FakeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GLM_API_KEY")
-    result = run(["ask", "--dry-run", "hi"])
+    result = run_in_process(["ask", "--dry-run", "hi"])
     assert result.exit_code == 0, result.stderr
     assert service.requests == []
     headers = {name.lower() for name in json.loads(result.stdout)["headers"]}

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from glm_cli.terminal import Env
 from tests.fake_service import FakeService, RawResponse, Reply, Status, anthropic_error
-from tests.helpers import assert_one_error, invoke
+from tests.helpers import Run, assert_one_error, run_in_process
 
 PROTOCOLS = ["openai", "anthropic"]
 
@@ -34,30 +29,10 @@ ANTHROPIC_BODY = (
 RAW_BODIES = {"openai": OPENAI_BODY, "anthropic": ANTHROPIC_BODY}
 
 
-@dataclass
-class Run:
-    exit_code: int
-    stdout: bytes
-    stderr: str
-
-
-def run(args: Sequence[str], *, stdin: bytes = b"") -> Run:
-    """Run glm in process with its own stdout and stderr buffers."""
-    out, err = io.BytesIO(), io.BytesIO()
-    env = Env(
-        stdin=io.BytesIO(stdin), stdout=out, stderr=err,
-        stdin_isatty=False, stdout_isatty=False, stderr_isatty=False,
-        environ=dict(os.environ),
-    )
-    result = invoke(list(args), obj=env)
-    stderr = err.getvalue().decode()
-    if result.exit_code and not stderr:
-        stderr = result.stderr  # a command-line parse error, written before glm starts
-    return Run(result.exit_code, out.getvalue(), stderr)
 
 
 def raw(protocol: str, *flags: str, stdin: bytes = b"") -> Run:
-    return run(["raw", "--protocol", protocol, *flags], stdin=stdin)
+    return run_in_process(["raw", "--protocol", protocol, *flags], stdin=stdin)
 
 
 def wire(service: FakeService, index: int = 0) -> dict[str, Any]:
@@ -87,7 +62,7 @@ def test_non_streaming_body_printed_exactly_plus_a_newline(
     service.script(RawResponse(body=RAW_BODIES[protocol]))
     result = raw(protocol, "--no-stream", "hi")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == RAW_BODIES[protocol] + b"\n"
+    assert result.out == RAW_BODIES[protocol] + b"\n"
     assert result.stderr == ""
 
 
@@ -98,7 +73,7 @@ def test_non_streaming_body_ending_in_a_newline_is_not_given_another(
     service.script(RawResponse(body=RAW_BODIES[protocol] + b"\n"))
     result = raw(protocol, "--no-stream", "hi")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == RAW_BODIES[protocol] + b"\n"
+    assert result.out == RAW_BODIES[protocol] + b"\n"
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -108,8 +83,8 @@ def test_non_streaming_reply_is_the_service_json(
     service.script(Reply(content="Hello raw."))
     result = raw(protocol, "--no-stream", "hi")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.count(b"\n") == 1
-    document = json.loads(result.stdout)
+    assert result.out.count(b"\n") == 1
+    document = json.loads(result.out)
     if protocol == "openai":
         assert document["choices"][0]["message"]["content"] == "Hello raw."
     else:
@@ -132,8 +107,8 @@ def test_openai_stream_prints_each_data_payload_without_done(
     service.script(RawResponse(body=stream, content_type="text/event-stream"))
     result = raw("openai", "--stream", "hi")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == b"".join(payload + b"\n" for payload in payloads)
-    assert b"[DONE]" not in result.stdout
+    assert result.out == b"".join(payload + b"\n" for payload in payloads)
+    assert b"[DONE]" not in result.out
 
 
 def test_openai_stream_from_a_reply_is_one_json_line_per_chunk(
@@ -142,11 +117,11 @@ def test_openai_stream_from_a_reply_is_one_json_line_per_chunk(
     service.script(Reply(content=["Hel", "lo"], reasoning=None))
     result = raw("openai", "--stream", "hi")
     assert result.exit_code == 0, result.stderr
-    chunks = [json.loads(line) for line in result.stdout.splitlines()]
+    chunks = [json.loads(line) for line in result.out.splitlines()]
     assert len(chunks) == 3
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == "Hello"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    assert b"[DONE]" not in result.stdout
+    assert b"[DONE]" not in result.out
 
 
 def test_anthropic_stream_prints_each_event_data_with_its_type(
@@ -155,7 +130,7 @@ def test_anthropic_stream_prints_each_event_data_with_its_type(
     service.script(Reply(content=["Hel", "lo"], reasoning="hm"))
     result = raw("anthropic", "--stream", "hi")
     assert result.exit_code == 0, result.stderr
-    events = [json.loads(line) for line in result.stdout.splitlines()]
+    events = [json.loads(line) for line in result.out.splitlines()]
     types = [event["type"] for event in events]
     assert types[0] == "message_start"
     assert types[-2:] == ["message_delta", "message_stop"]
@@ -166,7 +141,7 @@ def test_anthropic_stream_prints_each_event_data_with_its_type(
         if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta"
     ]
     assert "".join(texts) == "Hello"
-    assert not any(line.startswith((b"event:", b"data:")) for line in result.stdout.splitlines())
+    assert not any(line.startswith((b"event:", b"data:")) for line in result.out.splitlines())
 
 
 def test_anthropic_stream_printed_exactly(
@@ -189,7 +164,7 @@ def test_anthropic_stream_printed_exactly(
     service.script(RawResponse(body=stream, content_type="text/event-stream"))
     result = raw("anthropic", "--stream", "hi")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == b"".join(data + b"\n" for _, data in events)
+    assert result.out == b"".join(data + b"\n" for _, data in events)
 
 
 # --- HTTP errors ------------------------------------------------------------------------
@@ -218,7 +193,7 @@ def test_http_error_body_on_stdout_and_error_line_on_stderr(
     service.script(Status(status, body=body))
     result = raw(protocol, stream, "hi")
     assert result.exit_code == exit_code, result.stderr
-    assert result.stdout == body + b"\n"
+    assert result.out == body + b"\n"
     assert_one_error(result.stderr, str(status), "Nope, says the service")
     assert len(service.requests) == 1
 
@@ -229,7 +204,7 @@ def test_non_json_http_error_body_printed_as_is(
     service.script(Status(404, body=b"<html>not here</html>\n", content_type="text/html"))
     result = raw("openai", "--no-stream", "hi")
     assert result.exit_code == 2, result.stderr
-    assert result.stdout == b"<html>not here</html>\n"
+    assert result.out == b"<html>not here</html>\n"
     assert_one_error(result.stderr, "404")
 
 
@@ -251,7 +226,7 @@ def test_body_file_is_sent_as_is(
     assert result.exit_code == 0, result.stderr
     assert wire(service) == OPENAI_REQUEST
     assert "stream" not in wire(service)
-    assert result.stdout == OPENAI_BODY + b"\n"
+    assert result.out == OPENAI_BODY + b"\n"
 
 
 def test_flags_override_body_fields(
@@ -274,7 +249,7 @@ def test_stream_flag_overrides_the_body(
     assert result.exit_code == 0, result.stderr
     assert wire(service) == {**OPENAI_REQUEST, "stream": True}
     assert all(json.loads(line)["object"] == "chat.completion.chunk"
-               for line in result.stdout.splitlines())
+               for line in result.out.splitlines())
 
 
 def test_body_with_stream_true_is_printed_as_a_stream(
@@ -284,8 +259,8 @@ def test_body_with_stream_true_is_printed_as_a_stream(
     result = raw("openai", "--body", body_file(tmp_path, {**OPENAI_REQUEST, "stream": True}))
     assert result.exit_code == 0, result.stderr
     assert wire(service)["stream"] is True
-    assert len(result.stdout.splitlines()) == 3
-    assert b"[DONE]" not in result.stdout
+    assert len(result.out.splitlines()) == 3
+    assert b"[DONE]" not in result.out
 
 
 def test_config_defaults_do_not_apply_to_a_body(
@@ -369,7 +344,7 @@ def test_malformed_body_exits_2_and_sends_nothing(
 ) -> None:
     result = raw("openai", "--body", body_file(tmp_path, data))
     assert result.exit_code == 2, result.stderr
-    assert result.stdout == b""
+    assert result.out == b""
     assert_one_error(result.stderr, "--body")
     assert service.requests == []
 
