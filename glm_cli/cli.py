@@ -23,15 +23,20 @@ from typer.exceptions import Abort
 
 from glm_cli import __version__
 from glm_cli.cli_options import (
+    CHAT,
     CONNECTION,
     JSON_ONLY,
+    MARKDOWN,
     NDJSON,
     OUTPUT,
     PROMPT,
     RAW_ONLY,
     REQUEST,
+    TOOL_DEFINITIONS,
+    TOOLS,
     with_options,
 )
+from glm_cli.commands.config_cmd import config_app
 from glm_cli.errors import GlmError, StdoutClosed
 from glm_cli.exit_codes import ExitCode
 from glm_cli.terminal import Console, Env
@@ -174,6 +179,10 @@ def _command_runner(name: str) -> Callable[[Any], None]:
         from glm_cli.commands import raw
 
         return raw.run
+    if name == "chat":
+        from glm_cli.commands import chat
+
+        return chat.run
     from glm_cli.commands import ask
 
     return ask.run
@@ -185,24 +194,34 @@ def _current_obj() -> Any:
 
 
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
-@with_options(PROMPT + REQUEST + NDJSON + OUTPUT + CONNECTION)
+@with_options(PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION)
 def ask(given: dict[str, Any]) -> None:
     """One question, one answer: the answer's text on stdout."""
     run_command("ask", given, _current_obj())
 
 
+@app.command(context_settings={"help_option_names": ["-h", "--help"]})
+@with_options(PROMPT + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION)
+def chat(given: dict[str, Any]) -> None:
+    """Multi-turn: a loop on a terminal; from scripts, continue a session or a file."""
+    run_command("chat", given, _current_obj())
+
+
 @app.command(name="json", context_settings={"help_option_names": ["-h", "--help"]})
-@with_options(PROMPT + REQUEST + JSON_ONLY + NDJSON + OUTPUT + CONNECTION)
+@with_options(PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT + CONNECTION)
 def json_command(given: dict[str, Any]) -> None:
     """JSON mode: the answer checked, printed as one JSON document."""
     run_command("json", given, _current_obj())
 
 
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
-@with_options(PROMPT + REQUEST + RAW_ONLY + OUTPUT + CONNECTION)
+@with_options(PROMPT + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + OUTPUT + CONNECTION)
 def raw(given: dict[str, Any]) -> None:
     """The wire format: the provider's own response, or its stream as NDJSON."""
     run_command("raw", given, _current_obj())
+
+
+app.add_typer(config_app, name="config")
 
 
 def main() -> None:
@@ -212,8 +231,10 @@ def main() -> None:
     argv = sys.argv[1:]
     if argv and not argv[0].startswith("-"):
         wanted = [c for c in app.registered_commands if _command_name(c) == argv[0]]
-        if wanted:
+        groups = [g for g in app.registered_groups if g.name == argv[0]]
+        if wanted or groups:
             app.registered_commands = wanted
+            app.registered_groups = groups
     app(prog_name="glm")
 
 

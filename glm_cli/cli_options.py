@@ -111,6 +111,17 @@ NDJSON: OptionList = [
         "--ndjson", help="One JSON event per line instead of text.")]),
 ]
 
+MARKDOWN: OptionList = [
+    ("markdown", Annotated[bool | None, typer.Option(
+        "--markdown", help="Render the answer as Markdown on a terminal (plain text otherwise).",
+        show_default=False)]),
+]
+
+CONFIG_INIT: OptionList = [
+    ("force", Annotated[bool, typer.Option(
+        "--force", help="Overwrite an existing config file.")]),
+]
+
 JSON_ONLY: OptionList = [
     ("pretty", Annotated[bool | None, typer.Option(
         "--pretty", help="Indent the JSON.", show_default=False)]),
@@ -124,7 +135,75 @@ RAW_ONLY: OptionList = [
         help="Send this JSON request body; flags override its fields.")]),
 ]
 
-_DEFAULTS = {"no_stdin": False, "debug": False, "dry_run": False, "ndjson": False}
+CHAT: OptionList = [
+    ("session", Annotated[str | None, typer.Option(
+        "--session", metavar="NAME",
+        help="Continue this session of the local store (scripts: 'default').")]),
+    ("file", Annotated[str | None, typer.Option(
+        "--file", metavar="PATH",
+        help="Continue the conversation in this JSONL file (created if missing).")]),
+    ("reset", Annotated[bool | None, typer.Option(
+        "--reset", help="Empty the session or file first; with no prompt, only that.",
+        show_default=False)]),
+    ("max_history", Annotated[str | None, typer.Option(
+        "--max-history", metavar="N",
+        help="Send only the last N messages of the history (the system prompt always goes).")]),
+    ("list_sessions", Annotated[bool | None, typer.Option(
+        "--list", help="List the sessions: NAME, MESSAGES, LAST_USED, tab-separated.",
+        show_default=False)]),
+    ("show", Annotated[str | None, typer.Option(
+        "--show", metavar="NAME",
+        help="Print a session's transcript (--ndjson: one message per line, as --file).")]),
+    ("delete", Annotated[str | None, typer.Option(
+        "--delete", metavar="NAME", help="Delete a session.")]),
+]
+
+TOOL_DEFINITIONS: OptionList = [
+    ("tool", Annotated[list[str] | None, typer.Option(
+        "--tool", metavar="FILE",
+        help="Function tools from a JSON file: one tool or a list (repeatable).")]),
+    ("web_search", Annotated[bool | None, typer.Option(
+        "--web-search", help="Offer the service's web search (openai protocol).",
+        show_default=False)]),
+    ("web_search_opt", Annotated[list[str] | None, typer.Option(
+        "--web-search-opt", metavar="KEY=VALUE",
+        help="A web_search field: count, search_engine, search_recency_filter, "
+        "search_domain_filter, content_size... (repeatable).")]),
+    ("retrieval", Annotated[str | None, typer.Option(
+        "--retrieval", metavar="ID", help="Offer knowledge-base retrieval (openai protocol).")]),
+    ("retrieval_template", Annotated[str | None, typer.Option(
+        "--retrieval-template", metavar="TEXT", help="The retrieval tool's prompt_template.")]),
+    ("mcp", Annotated[list[str] | None, typer.Option(
+        "--mcp", metavar="LABEL[=URL]",
+        help="Offer an MCP server; a label alone names a hosted one (repeatable; openai "
+        "protocol).")]),
+    ("mcp_header", Annotated[list[str] | None, typer.Option(
+        "--mcp-header", metavar="LABEL:NAME=VALUE",
+        help="An HTTP header for an MCP server (repeatable).")]),
+    ("mcp_transport", Annotated[str | None, typer.Option(
+        "--mcp-transport", metavar="sse|streamable-http",
+        help="How the service talks to the MCP servers.")]),
+]
+
+TOOL_LOOP: OptionList = [
+    ("tool_cmd", Annotated[list[str] | None, typer.Option(
+        "--tool-cmd", metavar="NAME=COMMAND",
+        help="Run COMMAND (no shell) when the model calls NAME: arguments as JSON on "
+        "stdin, stdout is the result (repeatable).")]),
+    ("max_tool_rounds", Annotated[str | None, typer.Option(
+        "--max-tool-rounds", metavar="N",
+        help="Most rounds of tool runs before giving up with exit 6 (default 8).")]),
+    ("tool_timeout", Annotated[str | None, typer.Option(
+        "--tool-timeout", metavar="SECONDS",
+        help="Bound each tool run (default 60); a timeout is an error result.")]),
+    ("tool_confirm", Annotated[bool | None, typer.Option(
+        "--tool-confirm", help="Ask on the terminal before each tool run.",
+        show_default=False)]),
+]
+
+TOOLS: OptionList = TOOL_DEFINITIONS + TOOL_LOOP
+
+_DEFAULTS = {"no_stdin": False, "debug": False, "dry_run": False, "ndjson": False, "force": False}
 
 
 def with_options(options: OptionList) -> Callable[[Callable[[dict[str, Any]], None]], Any]:

@@ -25,6 +25,7 @@ DEFAULTABLE_KEYS = frozenset(
         "effort", "think", "temperature", "top-p", "top-k", "max-tokens", "greedy",
         "stop", "stream", "user-id", "system", "show-thinking", "usage", "sources",
         "quiet", "verbose", "timeout", "max-time", "retries", "endpoint", "pretty",
+        "markdown",
     }
 )
 

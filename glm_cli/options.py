@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from glm_cli import validate
+from glm_cli import tools, validate
 from glm_cli.config import ConfigFile
 from glm_cli.errors import UsageError
 from glm_cli.messages import RequestParams
@@ -87,6 +87,8 @@ def request_params(flags: Flags, *, use_defaults: bool = True) -> RequestParams:
     if value is not None:
         params.user_id = validate.text_length(source, value, 6, 128)
     validate.think_and_effort(params.think, params.effort)
+    params.tools = tools.request_tools(flags)
+    tools.loop_settings(flags, params.tools)  # checked now; the tool loop reads them again
     return params
 
 

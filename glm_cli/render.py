@@ -9,6 +9,7 @@ with `finish`, which applies the finish-reason rules of SPEC §1.3.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from typing import IO, Any
 
 import orjson
@@ -19,12 +20,14 @@ from glm_cli.terminal import Console
 
 
 class Sink:
-    __slots__ = ("_out", "ends_with_newline", "started")
+    __slots__ = ("_out", "ends_with_newline", "on_start", "started")
 
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, out: IO[bytes], on_start: Callable[[], None] | None = None) -> None:
         self._out = out
         self.started = False
         self.ends_with_newline = True
+        self.on_start = on_start
+        """Called once, before the first byte is written (it erases the spinner)."""
 
     def write(self, text: str) -> None:
         self.write_bytes(text.encode("utf-8", "surrogatepass"))
@@ -33,6 +36,8 @@ class Sink:
         """Write and flush at once: a reader of the pipe sees each chunk as it comes."""
         if not data:
             return
+        if not self.started and self.on_start is not None:
+            self.on_start()
         try:
             self._out.write(data)
             self._out.flush()
@@ -153,7 +158,13 @@ class TextRenderer(Renderer):
         if self.sink.started and not self.sink.ends_with_newline:
             self.sink.write("\n")
         for call in self._tool_calls:
-            self.sink.write_bytes(orjson.dumps(tool_call_object(call)) + b"\n")
+            line = tool_call_object(call)
+            if line["arguments"] is call.arguments and call.arguments.strip():  # not JSON
+                self.console.warn(
+                    f"tool call {call.name} ({call.id}): the arguments are not valid JSON; "
+                    "printed as a string"
+                )
+            self.sink.write_bytes(orjson.dumps(line) + b"\n")
         self.after_answer(done)
         check_finish(done, self.console)
 
@@ -166,7 +177,9 @@ class NdjsonRenderer(Renderer):
         elif kind is Reasoning:
             self._line({"type": "reasoning", "text": event.text})  # type: ignore[union-attr]
         elif kind is ToolCall:
-            self._line({"type": "tool_call", **tool_call_object(event)})  # type: ignore[arg-type]
+            call = tool_call_object(event)  # type: ignore[arg-type]
+            call.pop("type", None)  # an MCP call is told by its "mcp" object here
+            self._line({"type": "tool_call", **call})
         elif kind is WebSearch:
             self.results.extend(event.results)  # type: ignore[union-attr]
             self._line({"type": "web_search", "results": event.results})  # type: ignore[union-attr]

@@ -30,6 +30,8 @@ class Settings:
     model: str
     api_key: ApiKey
     warnings: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    """Where provider, protocol, base_url, endpoint and model came from ("" = default)."""
 
     def require_key(self) -> str:
         if self.api_key.value is None:
@@ -60,20 +62,20 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
         (config.provider, config.where("provider")),
     )
     provider = find_provider(provider_name or "evolink", config, source or "--provider")
-    protocol, _ = _first(
+    protocol, protocol_source = _first(
         (flags.cli("protocol"), "--protocol"), (env.get("GLM_PROTOCOL"), "GLM_PROTOCOL")
     )
-    base_url, _ = _first(
+    base_url, base_url_source = _first(
         (flags.cli("base_url"), "--base-url"), (env.get("GLM_BASE_URL"), "GLM_BASE_URL")
     )
     endpoint_default, _ = flags.lookup("endpoint")
-    endpoint_name, _ = _first(
+    endpoint_name, endpoint_source = _first(
         (flags.cli("endpoint"), "--endpoint"),
         (env.get("CLOUDSWAY_ENDPOINT"), "CLOUDSWAY_ENDPOINT"),
         (endpoint_default if isinstance(endpoint_default, str) else None, "[defaults]"),
     )
     endpoint = resolve_endpoint(provider, protocol, base_url, endpoint_name)
-    model, _ = _first(
+    model, model_source = _first(
         (flags.cli("model"), "--model"),
         (env.get("GLM_MODEL"), "GLM_MODEL"),
         (provider.model, f"providers.{provider.name}.model"),
@@ -82,4 +84,10 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
     if flags.cli("model") is not None:
         non_empty("--model", flags.cli("model"))
     api_key, warnings = find_api_key(provider, flags.cli("api_key_file"), env, config)
-    return Settings(config, provider, endpoint, model or DEFAULT_MODEL, api_key, warnings)
+    sources = {
+        "provider": source, "protocol": protocol_source, "base_url": base_url_source,
+        "endpoint": endpoint_source, "model": model_source,
+    }
+    return Settings(
+        config, provider, endpoint, model or DEFAULT_MODEL, api_key, warnings, sources
+    )

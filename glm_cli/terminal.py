@@ -72,8 +72,36 @@ class Console:
         self.quiet = quiet
         self.verbose = verbose
         self._at_line_start = True
+        self._spinner: Any = None
+
+    def start_spinner(self, label: str = "thinking…") -> None:
+        """While waiting: drawn only when stderr is a terminal, not TERM=dumb, not --quiet
+        (with NO_COLOR, without escape codes). Any later stderr line, and the first
+        byte of the answer, erase it."""
+        if (
+            self._spinner is not None
+            or self.quiet
+            or not self.env.stderr_isatty
+            or self.env.environ.get("TERM") == "dumb"
+        ):
+            return
+        from glm_cli.spinner import Spinner
+
+        plain = "NO_COLOR" in self.env.environ
+        self._spinner = Spinner(self.env.stderr, label, plain=plain).start()
+
+    def stop_spinner(self) -> None:
+        spinner, self._spinner = self._spinner, None
+        if spinner is not None:
+            spinner.stop()
+
+    def spinner_label(self, label: str) -> None:
+        if self._spinner is not None:
+            self._spinner.label = label
 
     def _write(self, text: str) -> None:
+        if self._spinner is not None:
+            self.stop_spinner()
         try:
             self.env.stderr.write(text.encode("utf-8", "replace"))
             self.env.stderr.flush()

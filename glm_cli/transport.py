@@ -51,10 +51,17 @@ class MaxTimeReached(TransportError):
     pass
 
 
+_deadline_active = False
+
+
 @contextmanager
 def deadline(seconds: float | None) -> Iterator[None]:
-    """`--max-time`: the whole run, retries and waits included, as curl's does."""
-    if seconds is None:
+    """`--max-time`: the whole run, retries and waits included, as curl's does.
+
+    Nested uses run under the outermost one (a tool loop bounds all its requests).
+    """
+    global _deadline_active
+    if seconds is None or _deadline_active:
         yield
         return
 
@@ -63,9 +70,11 @@ def deadline(seconds: float | None) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
+    _deadline_active = True
     try:
         yield
     finally:
+        _deadline_active = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 

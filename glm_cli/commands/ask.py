@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from glm_cli.commands.common import Job
 from glm_cli.render import NdjsonRenderer, Renderer, TextRenderer
+from glm_cli.tool_loop import run_exchange
 
 
 def make_renderer(job: Job) -> Renderer:
@@ -11,6 +12,17 @@ def make_renderer(job: Job) -> Renderer:
     if output.ndjson:
         return NdjsonRenderer(
             job.sink, job.console, show_usage=output.usage, sources=output.sources
+        )
+    if job.flags.switch("markdown") and job.env.stdout_isatty:
+        from glm_cli.markdown import MarkdownRenderer
+
+        return MarkdownRenderer(
+            job.sink,
+            job.console,
+            env=job.env,
+            show_thinking=output.show_thinking,
+            show_usage=output.usage,
+            sources=output.sources,
         )
     return TextRenderer(
         job.sink,
@@ -28,4 +40,4 @@ def run(job: Job) -> None:
         job.dry_run(body)
         return
     job.renderer = make_renderer(job)
-    job.exchange(body, job.renderer.handle)
+    run_exchange(job, request, job.renderer.handle, body=body)

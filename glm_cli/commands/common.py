@@ -69,7 +69,7 @@ class Job:
             protocol=get_protocol(settings.endpoint.protocol),
             net=net_options(flags),
             output=output_options(flags),
-            sink=Sink(env.stdout),
+            sink=Sink(env.stdout, on_start=console.stop_spinner),
         )
 
     def stdin_source(self) -> StdinSource:
@@ -156,15 +156,28 @@ class Job:
                 sent_request_id=request_id if isinstance(request_id, str) else None,
             )
             try:
+                self.console.start_spinner()
                 transport.send(payload, headers, handle, lambda: self.sink.started)
             finally:
+                self.console.stop_spinner()
                 transport.close()
 
-    def exchange(self, body: dict[str, Any], on_event: Callable[[Event], None]) -> None:
-        """Send `body`; every neutral event of the answer goes to `on_event`."""
+    def exchange(
+        self,
+        body: dict[str, Any],
+        on_event: Callable[[Event], None],
+        on_attempt: Callable[[], None] | None = None,
+    ) -> None:
+        """Send `body`; every neutral event of the answer goes to `on_event`.
+
+        `on_attempt` is called as each attempt's response starts, so a caller that
+        collects events can start over when a failed attempt is retried.
+        """
         stream = bool(body.get("stream"))
 
         def handle(response: httpx.Response) -> None:
+            if on_attempt is not None:
+                on_attempt()
             if stream and _is_event_stream(response):
                 consume_stream(iter_body(response), self.protocol.stream_decoder(), on_event)
                 return

@@ -14,9 +14,10 @@ from glm_cli.accumulate import Result, accumulate
 from glm_cli.commands.ask import make_renderer
 from glm_cli.commands.common import Job
 from glm_cli.errors import UnusableAnswer, UsageError
-from glm_cli.messages import ChatRequest, Event
+from glm_cli.messages import ChatRequest, Event, Message
 from glm_cli.prompt import read_text_file
 from glm_cli.render import check_finish, usage_line
+from glm_cli.tool_loop import for_next_turn, run_exchange
 
 JSON_HINT = "Answer with a single JSON value and nothing else."
 _MENTIONS_JSON = re.compile("json", re.IGNORECASE)
@@ -74,14 +75,14 @@ def run(job: Job) -> None:
     if job.output.dry_run:
         job.dry_run(body)
         return
-    text = _ask(job, body)
+    text, added = _ask(job, request, body)
     try:
         value = _check(text)
         problem = schema_error(schema, value) if schema is not None else None
         if problem is not None:
             job.console.note(f"the answer does not match the schema ({problem}); asking again")
-            repair = _repair_request(request, text, problem)
-            text = _ask(job, job.encode(repair))
+            repair = _repair_request(request, added, problem)
+            text, _ = _ask(job, repair)
             value = _check(text)
             problem = schema_error(schema, value) if schema is not None else None
             if problem is not None:
@@ -96,7 +97,10 @@ def run(job: Job) -> None:
         job.sink.write(out + "\n")
 
 
-def _ask(job: Job, body: dict[str, Any]) -> str:
+def _ask(
+    job: Job, request: ChatRequest, body: dict[str, Any] | None = None
+) -> tuple[str, list[Message]]:
+    """The final answer's text, and the messages the exchange added (tool rounds too)."""
     result = Result()
     renderer = make_renderer(job) if job.output.ndjson else None
     job.renderer = renderer
@@ -110,8 +114,8 @@ def _ask(job: Job, body: dict[str, Any]) -> str:
                 job.console.line(usage_line(result.done))
             check_finish(result.done, job.console)
 
-    job.exchange(body, on_event)
-    return result.text
+    added = run_exchange(job, request, on_event, body=body)
+    return added[-1].get("content") or "", added
 
 
 def _check(text: str) -> Any:
@@ -122,10 +126,10 @@ def _check(text: str) -> Any:
         raise UnusableAnswer(f"the answer is not valid JSON ({error})", detail=text) from error
 
 
-def _repair_request(request: ChatRequest, answer: str, problem: str) -> ChatRequest:
+def _repair_request(request: ChatRequest, added: list[Message], problem: str) -> ChatRequest:
     messages = [
         *request.messages,
-        {"role": "assistant", "content": answer},
+        *for_next_turn(added),
         {
             "role": "user",
             "content": "Your JSON does not validate against the schema: "

@@ -90,6 +90,10 @@ def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
             }]
         elif role == "assistant" and message.get("tool_calls"):
             content = _blocks(message.get("content")) if message.get("content") else []
+            if message.get("reasoning_content"):  # kept within a tool-calling exchange
+                content.insert(0, {
+                    "type": "thinking", "thinking": message["reasoning_content"], "signature": "",
+                })
             for call in message["tool_calls"]:
                 function = call.get("function") or {}
                 try:
@@ -165,6 +169,9 @@ class AnthropicProtocol(WireProtocol):
     @staticmethod
     def _tool(tool: dict[str, Any]) -> dict[str, Any]:
         if tool.get("type") != "function":
+            from glm_cli.tools import check_protocol
+
+            check_protocol([tool], "anthropic")  # names the flag that added it
             raise UsageError(
                 f"{tool.get('type')} tools are an openai-protocol feature of the service; "
                 "use --protocol openai"

@@ -187,6 +187,37 @@ def _openai_messages(value: Any, where: str) -> None:
             raise ValidationError(f"{_at(at, 'content')}: may be null only beside tool_calls")
     if all(message["role"] in ("system", "assistant") for message in messages):
         raise ValidationError(f"{where}: must not consist solely of system/assistant messages")
+    _openai_tool_answers(messages, where)
+
+
+def _openai_tool_answers(messages: list[dict[str, Any]], where: str) -> None:
+    """Each function call of an assistant message is answered by a ``tool`` message
+    right after it, and each ``tool`` message answers one of those calls."""
+    pending: dict[str, str] = {}
+    for i, message in enumerate(messages):
+        at = _at(where, i)
+        if message["role"] == "tool":
+            call_id = message["tool_call_id"]
+            if call_id not in pending:
+                raise ValidationError(
+                    f"{_at(at, 'tool_call_id')}: answers no tool call of the assistant "
+                    f"message before it, got {call_id!r}"
+                )
+            del pending[call_id]
+            continue
+        _unanswered(pending, "tool message")
+        calls = message.get("tool_calls") or [] if message["role"] == "assistant" else []
+        pending = {
+            call["id"]: _at(_at(at, "tool_calls"), j)
+            for j, call in enumerate(calls)
+            if call.get("type") == "function"
+        }
+    _unanswered(pending, "tool message")
+
+
+def _unanswered(pending: dict[str, str], answer: str) -> None:
+    for call_id, at in pending.items():
+        raise ValidationError(f"{at}: tool call {call_id!r} has no {answer} answering it")
 
 
 # each tool type's fields, and those it requires
@@ -283,6 +314,35 @@ def _anthropic_messages(value: Any, where: str) -> None:
             expected = "user" if i == 0 else "alternating user/assistant"
             raise ValidationError(f"{_at(at, 'role')}: must be {expected}, got {role!r}")
         previous = role
+    _anthropic_tool_answers(value, where)
+
+
+def _anthropic_tool_answers(messages: list[dict[str, Any]], where: str) -> None:
+    """Each tool_use block is answered by a tool_result block in the next (user)
+    message, and each tool_result answers a tool_use of the message before it."""
+    pending: dict[str, str] = {}
+    for i, message in enumerate(messages):
+        at = _at(_at(where, i), "content")
+        blocks = message["content"] if isinstance(message["content"], list) else []
+        if message["role"] == "assistant":
+            _unanswered(pending, "tool_result block")
+            pending = {
+                block["id"]: _at(at, j)
+                for j, block in enumerate(blocks)
+                if block["type"] == "tool_use"
+            }
+            continue
+        for j, block in enumerate(blocks):
+            if block["type"] == "tool_result":
+                if block["tool_use_id"] not in pending:
+                    raise ValidationError(
+                        f"{_at(_at(at, j), 'tool_use_id')}: answers no tool_use block of the "
+                        f"message before it, got {block['tool_use_id']!r}"
+                    )
+                del pending[block["tool_use_id"]]
+        _unanswered(pending, "tool_result block")
+        pending = {}
+    _unanswered(pending, "tool_result block")
 
 
 def _system(value: Any, where: str) -> None:
