@@ -236,7 +236,7 @@ def fish_complete(lines: list[str], cwd: Path) -> list[list[str]]:
     fish = need("fish")
     script = [f"source {FISH_SCRIPT}"]
     for line in lines:
-        script += [f"complete -C {shipped._fish_quote(line)}", "echo @@END@@"]
+        script += [f"complete -C {shipped.fish_quote(line)}", "echo @@END@@"]
     result = subprocess.run(
         [fish, "--no-config", "-c", "\n".join(script)],
         capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd,
