@@ -8,26 +8,54 @@ from typing import Any
 from glm_cli.messages import Content, Done, Event, Reasoning, ToolCall, WebSearch
 
 
+class Text:
+    """Text that arrives in pieces, kept compact: every `BLOCK` pieces are joined into
+    one string, so a 200,000-delta answer holds some hundreds of strings instead of
+    200,000 (each costs ~70 bytes beside its text, 14 MB for one-letter deltas)."""
+
+    BLOCK = 256
+    __slots__ = ("_blocks", "_pieces")
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._pieces: list[str] = []
+
+    def add(self, piece: str) -> None:
+        pieces = self._pieces
+        pieces.append(piece)
+        if len(pieces) >= self.BLOCK:
+            self._blocks.append("".join(pieces))
+            pieces.clear()
+
+    def value(self) -> str:
+        if self._pieces:
+            self._blocks.append("".join(self._pieces))
+            self._pieces.clear()
+        if len(self._blocks) > 1:
+            self._blocks[:] = ["".join(self._blocks)]
+        return self._blocks[0] if self._blocks else ""
+
+
 @dataclass
 class Result:
-    content: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
+    content: Text = field(default_factory=Text)
+    reasoning: Text = field(default_factory=Text)
     tool_calls: list[ToolCall] = field(default_factory=list)
     web_search: list[dict[str, Any]] = field(default_factory=list)
     done: Done | None = None
 
     @property
     def text(self) -> str:
-        return "".join(self.content)
+        return self.content.value()
 
 
 def accumulate(event: Event, result: Result) -> None:
     """Fold one event into `result` (the same for streamed and whole responses)."""
     kind = type(event)
     if kind is Content:
-        result.content.append(event.text)  # type: ignore[union-attr]
+        result.content.add(event.text)  # type: ignore[union-attr]
     elif kind is Reasoning:
-        result.reasoning.append(event.text)  # type: ignore[union-attr]
+        result.reasoning.add(event.text)  # type: ignore[union-attr]
     elif kind is ToolCall:
         result.tool_calls.append(event)  # type: ignore[arg-type]
     elif kind is WebSearch:

@@ -70,7 +70,7 @@ def request_params(flags: Flags, *, use_defaults: bool = True) -> RequestParams:
         params.top_p = validate.two_decimals(source, value, 0.0, 1.0)
     value, source = get("top_k")
     if value is not None:
-        params.top_k = validate.integer(source, value, 0)
+        params.top_k = validate.integer(source, value, 0, validate.MAX_TOP_K)
     value, source = get("max_tokens")
     if value is not None:
         params.max_tokens = validate.integer(source, value, 1, validate.MAX_TOKENS_LIMIT)

@@ -34,9 +34,21 @@ class Settings:
     """Where provider, protocol, base_url, endpoint and model came from ("" = default)."""
 
     def require_key(self) -> str:
+        """The key to send, without surrounding whitespace (a pasted newline). It must
+        be made of characters an HTTP header can carry: otherwise the HTTP library's
+        error would quote the header, key and all, on stderr."""
         if self.api_key.value is None:
             raise self.missing_key()
-        return self.api_key.value
+        key = self.api_key.value.strip(" \t\r\n")
+        for position, character in enumerate(key):
+            if not "!" <= character <= "~":
+                raise AuthError(
+                    f"the API key from {self.api_key.source} holds a character that cannot "
+                    f"be sent in an HTTP header (at position {position + 1}); check the key"
+                )
+        if not key:
+            raise self.missing_key()
+        return key
 
     def missing_key(self) -> AuthError:
         return missing_key_error(self.provider, self.config)

@@ -7,6 +7,7 @@ terminal" without a terminal (pass one as the click context's `obj`).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,17 @@ def _isatty(stream: Any) -> bool:
         return bool(stream is not None and stream.isatty())
     except (ValueError, OSError):
         return False
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: its lines joined by a space, control characters escaped."""
+    lines = text.splitlines()
+    if len(lines) > 1:
+        text = " ".join(part.strip() for part in lines if part.strip())
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 DIM = "\x1b[2m"
@@ -124,7 +136,9 @@ class Console:
             self.line(f"glm: {message}")
 
     def error(self, message: str) -> None:
-        self.line(f"glm: error: {message}")
+        """The one error line: a service's message over several lines is joined, and
+        control characters (a terminal's escape codes) are shown, not sent."""
+        self.line(f"glm: error: {one_line(message)}")
 
     def thinking(self, text: str) -> None:
         """Reasoning as it arrives: dim on a colour terminal, plain otherwise."""

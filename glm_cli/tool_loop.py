@@ -28,6 +28,7 @@ from dataclasses import fields, replace
 from typing import IO, Any
 
 from glm_cli import jsontext
+from glm_cli.accumulate import Text
 from glm_cli.commands.common import Job
 from glm_cli.errors import UnusableAnswer
 from glm_cli.messages import (
@@ -105,8 +106,8 @@ class _Round:
 
     def start(self) -> None:
         """A new attempt begins (a retry): forget what a failed one sent."""
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
+        self.content = Text()
+        self.reasoning = Text()
         self.calls: list[ToolCall] = []
         self.held: list[Event] = []
         self.done: Done | None = None
@@ -114,9 +115,9 @@ class _Round:
     def handle(self, event: Event) -> None:
         kind = type(event)
         if kind is Content:
-            self.content.append(event.text)  # type: ignore[union-attr]
+            self.content.add(event.text)  # type: ignore[union-attr]
         elif kind is Reasoning:
-            self.reasoning.append(event.text)  # type: ignore[union-attr]
+            self.reasoning.add(event.text)  # type: ignore[union-attr]
         elif kind is ToolCall:
             self.calls.append(event)  # type: ignore[arg-type]
         elif kind is Done:
@@ -128,7 +129,7 @@ class _Round:
 
     @property
     def text(self) -> str:
-        return "".join(self.content)
+        return self.content.value()
 
     def release(self, usage: Usage) -> None:
         """Pass on what was held: this is the final answer."""
@@ -137,8 +138,9 @@ class _Round:
 
     def assistant(self, calls: list[ToolCall], ids: list[str]) -> Message:
         message: Message = {"role": "assistant", "content": self.text or None}
-        if self.reasoning:
-            message["reasoning_content"] = "".join(self.reasoning)
+        reasoning = self.reasoning.value()
+        if reasoning:
+            message["reasoning_content"] = reasoning
         if calls:
             message["tool_calls"] = [
                 {"id": id_, "type": "function",

@@ -190,6 +190,9 @@ class Transport:
     def _http_error(self, response: httpx.Response) -> ServiceError:
         data = read_body(response, MAX_ERROR_BODY)
         error = self.error_from_body(response.status_code, data)
+        if response.is_redirect:  # never followed: the key goes to the provider's URLs only
+            where = response.headers.get("location") or "another URL"
+            error.message = f"redirected to {where}; glm does not follow redirects"
         error.body = data
         error.retryable = is_retryable(response.status_code, error.code)
         error.retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())

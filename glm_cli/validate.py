@@ -17,6 +17,8 @@ NO_THINKING_EFFORTS = frozenset({"none", "minimal"})
 MAX_TOKENS_LIMIT = 131072
 MAX_STOPS = 4
 MAX_TOOLS = 128
+MAX_TOP_K = 2**63 - 1  # the largest whole number a JSON body carries to the service
+MAX_SECONDS = 1e8  # about three years; the OS timers overflow past ~9e9 s
 
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -40,9 +42,11 @@ def two_decimals(source: str, value: object, low: float, high: float) -> float:
 
         try:
             exact = Decimal(value.strip())
+            # quantize fails (InvalidOperation) on numbers too big for its precision
+            two_places = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
         except InvalidOperation as error:
             raise _fail(source, value, allowed) from error
-        if exact != exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN):
+        if exact != two_places:
             raise _fail(source, value, allowed)
         number = float(exact)
     else:
@@ -64,7 +68,10 @@ def integer(source: str, value: object, low: int, high: int | None = None) -> in
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and _DIGITS.fullmatch(value):
-        number = int(value)
+        try:
+            number = int(value)
+        except ValueError as error:  # more digits than int() converts (4300)
+            raise _fail(source, value, allowed) from error
     else:
         raise _fail(source, value, allowed)
     if number < low or (high is not None and number > high):
@@ -73,7 +80,8 @@ def integer(source: str, value: object, low: int, high: int | None = None) -> in
 
 
 def seconds(source: str, value: object) -> float:
-    """A positive, finite number of seconds."""
+    """A positive, finite number of seconds; beyond `MAX_SECONDS` (years) it is
+    `MAX_SECONDS`, which is forever to a run but still fits the system's timers."""
     allowed = "must be a positive number of seconds"
     if isinstance(value, bool):
         raise _fail(source, value, allowed)
@@ -84,7 +92,7 @@ def seconds(source: str, value: object) -> float:
         raise _fail(source, value, allowed)
     if not math.isfinite(number) or number <= 0:
         raise _fail(source, value, allowed)
-    return number
+    return min(number, MAX_SECONDS)
 
 
 def choice(source: str, value: object, choices: tuple[str, ...]) -> str:

@@ -52,6 +52,13 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _required_text(value: object) -> str:
+    """A field that must be text; anything else is a malformed answer."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
 def parse_usage(usage: object, into: Usage | None = None) -> Usage:
     result = into or Usage()
     if not isinstance(usage, dict):
@@ -210,9 +217,9 @@ class AnthropicProtocol(WireProtocol):
             if not isinstance(block, dict):
                 continue
             kind = block.get("type")
-            if kind == "thinking" and block.get("thinking"):
+            if kind == "thinking" and isinstance(block.get("thinking"), str) and block["thinking"]:
                 events.append(Reasoning(block["thinking"]))
-            elif kind == "text" and block.get("text"):
+            elif kind == "text" and isinstance(block.get("text"), str) and block["text"]:
                 events.append(Content(block["text"]))
             elif kind == "tool_use":
                 events.append(ToolCall(
@@ -273,14 +280,23 @@ class AnthropicStreamDecoder(StreamDecoder):
             raise malformed_chunk(event.data) from error
         if not isinstance(data, dict):
             raise malformed_chunk(event.data)
-        kind = data.get("type") or event.event
+        # An event of the wrong shape (a list where an object belongs, a number where
+        # text belongs) surfaces as one of these lookup errors: a malformed chunk.
+        try:
+            return self._event(data, event.event)
+        except (AttributeError, TypeError, KeyError, IndexError) as error:
+            raise malformed_chunk(event.data) from error
+
+    def _event(self, data: dict[str, Any], name: str) -> list[Event]:
+        kind = data.get("type") or name
         if kind == "content_block_delta":
             delta = data.get("delta") or {}
             delta_kind = delta.get("type")
             if delta_kind == "text_delta":
-                return [Content(delta["text"])] if delta.get("text") else []
+                return [Content(_required_text(delta["text"]))] if delta.get("text") else []
             if delta_kind == "thinking_delta":
-                return [Reasoning(delta["thinking"])] if delta.get("thinking") else []
+                thinking = delta.get("thinking")
+                return [Reasoning(_required_text(thinking))] if thinking else []
             if delta_kind == "input_json_delta":
                 tool = self._tools.get(data.get("index", -1))
                 if tool is not None and isinstance(delta.get("partial_json"), str):
@@ -307,7 +323,8 @@ class AnthropicStreamDecoder(StreamDecoder):
             parse_usage(data.get("usage"), self._usage)
         elif kind == "message_stop":
             self.done = True
-        elif kind == "error":
+        elif kind == "error" or ("error" in data and data.get("type") is None):
+            # an `error` event, or a bare `data: {"error": ...}` (SPEC §3)
             raise in_stream_error(data.get("error"), self._request_id)
         return []
 
@@ -315,11 +332,14 @@ class AnthropicStreamDecoder(StreamDecoder):
         block = data.get("content_block") or {}
         kind = block.get("type")
         if kind == "tool_use":
-            self._tools[data.get("index", -1)] = _ToolUse(block)
+            index = data.get("index", -1)
+            if type(index) is not int:  # the key the deltas and the end sort by
+                raise TypeError(f"content block index {index!r}")
+            self._tools[index] = _ToolUse(block)
         elif kind == "text" and block.get("text"):
-            return [Content(block["text"])]
+            return [Content(_required_text(block["text"]))]
         elif kind == "thinking" and block.get("thinking"):
-            return [Reasoning(block["thinking"])]
+            return [Reasoning(_required_text(block["thinking"]))]
         return []
 
     def close(self) -> list[Event]:

@@ -88,6 +88,11 @@ def malformed_chunk(data: bytes) -> TransportError:
     return TransportError(f"malformed chunk in the stream ({_excerpt(data)})")
 
 
+def unexpected_body(body: bytes) -> TransportError:
+    """A 2xx body that is JSON but not of the response's shape (exit 5)."""
+    return TransportError(f"the response body is not the expected answer ({_excerpt(body)})")
+
+
 def truncated_stream() -> TransportError:
     return TransportError(
         "the stream ended before the answer was complete (no finish reason)", retryable=True

@@ -31,6 +31,7 @@ from glm_cli.protocols.common import (
     load_json_object,
     malformed_chunk,
     truncated_stream,
+    unexpected_body,
 )
 from glm_cli.sse import SSEvent
 
@@ -161,6 +162,12 @@ class OpenAIProtocol(WireProtocol):
 
     def decode(self, body: bytes) -> list[Event]:
         data = load_json_object(body, "the response body")
+        try:
+            return self._decode(data)
+        except (AttributeError, TypeError, KeyError, IndexError) as error:
+            raise unexpected_body(body) from error
+
+    def _decode(self, data: dict[str, Any]) -> list[Event]:
         if "error" in data and "choices" not in data:
             raise in_stream_error(data["error"], _text_or_none(data.get("request_id")))
         choices = data.get("choices")
@@ -169,8 +176,9 @@ class OpenAIProtocol(WireProtocol):
         choice = choices[0]
         message = choice.get("message") or {}
         events: list[Event] = []
-        if isinstance(data.get("web_search"), list) and data["web_search"]:
-            events.append(WebSearch(data["web_search"]))
+        results = _results(data.get("web_search"))
+        if results:
+            events.append(WebSearch(results))
         reasoning = message.get("reasoning_content")
         if isinstance(reasoning, str) and reasoning:
             events.append(Reasoning(reasoning))
@@ -197,6 +205,20 @@ class OpenAIProtocol(WireProtocol):
 
     def error_from_body(self, status: int, body: bytes) -> ServiceError:
         return error_from_http_body(status, body)
+
+
+def _text(value: object) -> str:
+    """A field that must be text when present; anything else is a malformed answer."""
+    if type(value) is not str:
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _results(value: object) -> list[dict[str, Any]]:
+    """Web-search results: the objects of a list (anything else is left out)."""
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return []
 
 
 def _filters(value: object) -> list[dict[str, Any]] | None:
@@ -250,30 +272,35 @@ class OpenAIStreamDecoder(StreamDecoder):
             self._first = False
             self._id = _text_or_none(chunk.get("id"))
             self._model = _text_or_none(chunk.get("model"))
-        if not _OCCASIONAL_KEYS.isdisjoint(chunk):
-            self._occasional_fields(chunk, events)
-        choices = chunk.get("choices")
-        if choices:
-            choice = choices[0]
-            delta = choice.get("delta")
-            if delta:
-                text = delta.get("content")
-                if text and len(delta) == 1:
-                    events.append(Content(text))
-                else:
-                    self._delta(delta, text, events)
-            reason = choice.get("finish_reason")
-            if reason:
-                self._finish_reason = reason
-                self.finished = True
+        # A chunk of the wrong shape (a list where an object belongs, a number where
+        # text belongs) surfaces as one of these lookup errors: a malformed chunk.
+        try:
+            if not _OCCASIONAL_KEYS.isdisjoint(chunk):
+                self._occasional_fields(chunk, events)
+            choices = chunk.get("choices")
+            if choices:
+                choice = choices[0]
+                delta = choice.get("delta")
+                if delta:
+                    text = delta.get("content")
+                    if text and len(delta) == 1 and type(text) is str:
+                        events.append(Content(text))
+                    else:
+                        self._delta(delta, text, events)
+                reason = choice.get("finish_reason")
+                if reason:
+                    self._finish_reason = _text(reason)
+                    self.finished = True
+        except (AttributeError, TypeError, KeyError, IndexError) as error:
+            raise malformed_chunk(data) from error
         return events
 
     def _delta(self, delta: dict[str, Any], content: object, events: list[Event]) -> None:
         text = delta.get("reasoning_content")
         if text:
-            events.append(Reasoning(text))
+            events.append(Reasoning(_text(text)))
         if content:
-            events.append(Content(content))  # type: ignore[arg-type]
+            events.append(Content(_text(content)))
         calls = delta.get("tool_calls")
         if calls:
             self._add_tool_deltas(calls)
@@ -284,7 +311,7 @@ class OpenAIStreamDecoder(StreamDecoder):
             raise in_stream_error(chunk["error"], self._request_id)
         if self._request_id is None and "request_id" in chunk:
             self._request_id = _text_or_none(chunk["request_id"])
-        results = chunk.get("web_search")
+        results = _results(chunk.get("web_search"))
         if results:
             events.append(WebSearch(results))
         usage = chunk.get("usage")
@@ -303,7 +330,7 @@ class OpenAIStreamDecoder(StreamDecoder):
             if parts is None:
                 parts = self._tools[index] = _ToolCallParts()
             if call.get("id"):
-                parts.id = call["id"]
+                parts.id = _text(call["id"])
             if is_mcp_call(call):
                 complete = tool_call_from_object(call)
                 parts.kind, parts.detail = "mcp", complete.detail
@@ -314,7 +341,7 @@ class OpenAIStreamDecoder(StreamDecoder):
                 continue
             function = call.get("function") or {}
             if function.get("name"):
-                parts.name = function["name"]
+                parts.name = _text(function["name"])
             fragment = function.get("arguments")
             if isinstance(fragment, str):
                 parts.arguments.append(fragment)

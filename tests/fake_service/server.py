@@ -200,10 +200,11 @@ def _send_raw(exchange: _Exchange, step: RawResponse) -> None:
     exchange.head(step.status, step.content_type, step.headers, step.body_size)
     exchange.write(step.body[: step.body_size])
     block = step.fill * (_BLOCK // len(step.fill) + 1)
-    remaining = step.body_size - min(len(step.body), step.body_size)
+    remaining = step.body_size - min(len(step.body), step.body_size) - len(step.tail)
     while remaining > 0:
         exchange.write(block[: min(remaining, _BLOCK)])
         remaining -= _BLOCK
+    exchange.write(step.tail)
 
 
 def _send_complete(exchange: _Exchange, reply: Reply, data: bytes) -> None:
@@ -216,7 +217,7 @@ def _send_complete(exchange: _Exchange, reply: Reply, data: bytes) -> None:
         exchange.pause(reply.stall_seconds)
     exchange.write(data[split:end])
     if reply.drop_after is not None:
-        exchange.abort(reset=False)
+        exchange.abort(reset=reply.drop_with_reset)
 
 
 def _send_stream(exchange: _Exchange, reply: Reply, wire: _Wire, incoming: Incoming) -> None:
@@ -233,7 +234,7 @@ def _send_stream(exchange: _Exchange, reply: Reply, wire: _Wire, incoming: Incom
         if i and reply.chunk_delay:
             exchange.pause(reply.chunk_delay)
         if i == reply.drop_after:
-            exchange.abort(reset=False)
+            exchange.abort(reset=reply.drop_with_reset)
             return
         if i == reply.stall_after:
             exchange.pause(reply.stall_seconds)
@@ -298,6 +299,13 @@ class _Server(ThreadingHTTPServer):
         self.resets: set[socket.socket] = set()
         super().__init__(("127.0.0.1", 0), _Handler)
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Each connection without Nagle's delay: a response's head and body are separate
+        writes, and the second would wait for the client's delayed ACK (~40 ms)."""
+        connection, address = super().get_request()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
+
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse DNS look-up of the host, which can be slow."""
         socketserver.TCPServer.server_bind(self)
@@ -322,6 +330,7 @@ class FakeService:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._script: deque[Step] = deque()
         self._requests: list[RecordedRequest] = []
         self._generation = _Generation()
@@ -370,6 +379,11 @@ class FakeService:
         with self._lock:
             return len(self._script)
 
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until ``count`` requests have arrived (since the last reset), or time out."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self._requests) >= count, timeout)
+
     @property
     def disconnected(self) -> threading.Event:
         return self._generation.disconnected
@@ -388,6 +402,7 @@ class FakeService:
             self._seq += 1
             seq = self._seq
             self._requests.append(RecordedRequest(method, path, headers, body, parsed))
+            self._arrived.notify_all()
             step = self._script[0] if self._script else None
             bypass = isinstance(step, RawResponse | Drop | Stall)
             refusal = None if bypass else check_request(method, path, headers, body, seq)

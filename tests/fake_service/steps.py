@@ -47,8 +47,9 @@ class Reply:
     ``content_filter`` are OpenAI only.
 
     Stream faults count SSE events written, from 0 (pings not counted): ``drop_after``
-    closes the socket mid-body, ``stall_after`` pauses ``stall_seconds`` (until
-    ``reset()``/``stop()``), ``malformed_at`` replaces an event with ``{not json``,
+    closes the socket mid-body (with an RST instead of a FIN when ``drop_with_reset``),
+    ``stall_after`` pauses ``stall_seconds`` (until ``reset()``/``stop()``),
+    ``malformed_at`` replaces an event with ``{not json``,
     ``error_after`` sends an in-stream error (``error`` or a default) and ends. On a
     non-streaming answer ``drop_after``/``stall_after`` count body bytes instead.
     """
@@ -71,6 +72,7 @@ class Reply:
     omit_done: bool = False
     truncate_before_finish: bool = False
     drop_after: int | None = None
+    drop_with_reset: bool = False
     stall_after: int | None = None
     stall_seconds: float = 5.0
     malformed_at: int | None = None
@@ -102,8 +104,8 @@ class Status:
 @dataclass
 class RawResponse:
     """Exactly these bytes as the body, unvalidated. With ``body_size`` the body is
-    ``body`` followed by ``fill`` repeated, ``body_size`` bytes in all, generated as it
-    is sent. An empty ``content_type`` sends no Content-Type header."""
+    ``body``, then ``fill`` repeated, then ``tail``, ``body_size`` bytes in all,
+    generated as it is sent. An empty ``content_type`` sends no Content-Type header."""
 
     status: int = 200
     body: bytes = b""
@@ -111,10 +113,13 @@ class RawResponse:
     headers: dict[str, str] = field(default_factory=dict)
     body_size: int | None = None
     fill: bytes = b"x"
+    tail: bytes = b""
 
     def __post_init__(self) -> None:
         if self.body_size is not None and not self.fill:
             raise ValueError("RawResponse.fill must not be empty when body_size is given")
+        if self.tail and (self.body_size or 0) < len(self.body) + len(self.tail):
+            raise ValueError("RawResponse.tail needs a body_size that holds body and tail")
 
 
 @dataclass
