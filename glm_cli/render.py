@@ -135,13 +135,14 @@ class TextRenderer(Renderer):
         super().__init__(sink, console, **kwargs)
         self.show_thinking = show_thinking
         self._tool_calls: list[ToolCall] = []
+        self._write_bytes = sink.write_bytes
 
     def handle(self, event: Event) -> None:
         kind = type(event)
         if kind is Content:
             if self.show_thinking:
                 self.console.end_partial_line()
-            self.sink.write(event.text)  # type: ignore[union-attr]
+            self._write_bytes(event.text.encode("utf-8", "surrogatepass"))  # type: ignore[union-attr]
         elif kind is Reasoning:
             if self.show_thinking:
                 self.console.thinking(event.text)  # type: ignore[union-attr]

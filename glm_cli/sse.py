@@ -134,8 +134,9 @@ class SSEDecoder:
         return self._dispatch()
 
 
-def iter_events(chunks: Iterable[bytes]) -> Iterator[SSEvent]:
-    """Decode a byte stream into events.
+def event_batches(chunks: Iterable[bytes]) -> Iterator[list[SSEvent]]:
+    """Decode a byte stream into events, a list per chunk read (a loop over these
+    lists costs less per event than a generator of single events).
 
     A final event whose last line ended but that lacks the closing blank line is
     still delivered; a line cut off mid-way is not (the stream was truncated).
@@ -143,8 +144,16 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[SSEvent]:
     splitter = LineSplitter()
     decoder = SSEDecoder()
     for chunk in chunks:
-        yield from decoder.lines(splitter.feed(chunk))
+        batch = decoder.lines(splitter.feed(chunk))
+        if batch:
+            yield batch
     if not splitter.pending():
         event = decoder.flush()
         if event is not None:
-            yield event
+            yield [event]
+
+
+def iter_events(chunks: Iterable[bytes]) -> Iterator[SSEvent]:
+    """Decode a byte stream into events, one at a time (see `event_batches`)."""
+    for batch in event_batches(chunks):
+        yield from batch

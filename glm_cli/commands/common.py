@@ -29,7 +29,7 @@ from glm_cli.protocols import get_protocol
 from glm_cli.protocols.base import StreamDecoder, WireProtocol
 from glm_cli.render import Renderer, Sink
 from glm_cli.settings import Settings, load_config, resolve
-from glm_cli.sse import SSEvent, iter_events
+from glm_cli.sse import SSEvent, event_batches
 from glm_cli.terminal import Console, Env
 from glm_cli.transport import Transport, deadline, iter_body, read_body, redacted, request_headers
 from glm_cli.transport_options import NetOptions
@@ -232,14 +232,20 @@ def consume_stream(
     on_event: Callable[[Event], None],
     on_payload: Callable[[SSEvent], None] | None = None,
 ) -> None:
-    """Decode a stream to the end; a connection lost after the finish reason is fine."""
+    """Decode a stream to the end; a connection lost after the finish reason is fine.
+
+    This loop runs once per streamed token, so it keeps to local names.
+    """
     feed = decoder.feed
     try:
-        for sse in iter_events(chunks):
-            if on_payload is not None and sse.data != b"[DONE]":
-                on_payload(sse)
-            for event in feed(sse):
-                on_event(event)
+        for batch in event_batches(chunks):
+            for sse in batch:
+                if on_payload is not None and sse.data != b"[DONE]":
+                    on_payload(sse)
+                for event in feed(sse):
+                    on_event(event)
+                if decoder.done:
+                    break
             if decoder.done:
                 break
     except TransportError as error:
