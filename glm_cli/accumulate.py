@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from glm_cli.messages import Content, Done, Event, Reasoning, ToolCall, WebSearch
+from glm_cli.records import record
 
 
 class Text:
@@ -36,7 +37,7 @@ class Text:
         return self._blocks[0] if self._blocks else ""
 
 
-@dataclass
+@record
 class Result:
     content: Text = field(default_factory=Text)
     reasoning: Text = field(default_factory=Text)

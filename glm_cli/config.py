@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from glm_cli.errors import UsageError
+from glm_cli.records import record
 
 TOP_LEVEL_KEYS = frozenset({"provider", "model", "api_key", "defaults", "providers"})
 PROVIDER_KEYS = frozenset({"protocol", "url", "fallback_url", "key_env", "model"})
@@ -30,7 +31,7 @@ DEFAULTABLE_KEYS = frozenset(
 )
 
 
-@dataclass
+@record
 class ConfigFile:
     path: Path
     exists: bool = False

@@ -13,12 +13,13 @@ cut by `--max-history` is still a valid request on both protocols.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
 import orjson
 
 from glm_cli.messages import Message, ToolCall
+from glm_cli.records import record
 from glm_cli.render import tool_call_object
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -37,7 +38,7 @@ SystemChange = str | None | Keep
 """A new system prompt (None: no system prompt), or KEEP."""
 
 
-@dataclass
+@record
 class Conversation:
     system: str | None = None
     messages: list[Message] = field(default_factory=list)

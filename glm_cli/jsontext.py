@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 from typing import Any
 
 _FENCE = re.compile(r"\A\s*```[ \t]*(?:json|JSON)?[ \t]*\r?\n(.*?)\r?\n?```\s*\Z", re.DOTALL)
@@ -24,6 +23,8 @@ def _reject_constant(name: str) -> Any:
 
 def parse(text: str) -> Any:
     """Parse strictly (no NaN or Infinity); numbers keep their exact value."""
+    from decimal import Decimal
+
     return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
 
 

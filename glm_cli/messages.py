@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from glm_cli.records import record
+
 Message = dict[str, Any]
 """An OpenAI-style message: {"role", "content", and tool fields}."""
 
 
-@dataclass
+@record
 class RequestParams:
     """Request fields the user can set; `None` means "not set: the service's default"."""
 
@@ -32,7 +34,7 @@ class RequestParams:
     json_mode: bool = False
 
 
-@dataclass
+@record
 class ChatRequest:
     model: str
     messages: list[Message]

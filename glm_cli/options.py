@@ -7,13 +7,13 @@ name of where it came from, so a bad default names the file and the key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from glm_cli import tools, validate
 from glm_cli.config import ConfigFile
 from glm_cli.errors import UsageError
 from glm_cli.messages import RequestParams
+from glm_cli.records import record
 from glm_cli.transport_options import NetOptions
 
 
@@ -112,7 +112,7 @@ def net_options(flags: Flags) -> NetOptions:
     )
 
 
-@dataclass(frozen=True)
+@record
 class OutputOptions:
     ndjson: bool = False
     show_thinking: bool = False

@@ -8,15 +8,15 @@ lines; a `-` word takes stdin's place in the arguments instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from glm_cli.errors import UsageError
+from glm_cli.records import record
 
 STDIN_WORD = "-"
 
 
-@dataclass
+@record
 class StdinSource:
     """How stdin may be read: `read` returns all of its bytes (called at most once)."""
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from glm_cli.config import PROTOCOLS, ConfigFile, readable_by_others
 from glm_cli.errors import AuthError, UsageError
+from glm_cli.records import record
 
 PROTOCOL_PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 CLOUDSWAY_PATH = "/v1/ai/{endpoint}/chat/completions"
 DEFAULT_MODEL = "glm-5.2"
 
 
-@dataclass(frozen=True)
+@record
 class Provider:
     name: str
     protocol: str
@@ -43,7 +43,7 @@ BUILT_IN: dict[str, Provider] = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Endpoint:
     provider: Provider
     protocol: str
@@ -102,7 +102,7 @@ def resolve_endpoint(
     return Endpoint(provider, protocol, provider.root + path, fallback)
 
 
-@dataclass(frozen=True)
+@record
 class ApiKey:
     value: str | None
     source: str | None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC
+
+from glm_cli.records import record
 
 INITIAL_DELAY = 0.5
 MAX_DELAY = 8.0
@@ -12,7 +13,7 @@ MAX_RETRY_AFTER = 60.0
 DEFAULT_RETRIES = 2
 
 
-@dataclass(frozen=True)
+@record
 class RetryPolicy:
     retries: int = DEFAULT_RETRIES
 

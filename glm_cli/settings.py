@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from glm_cli import config as config_file
 from glm_cli.config import ConfigFile
@@ -19,10 +19,11 @@ from glm_cli.providers import (
     missing_key_error,
     resolve_endpoint,
 )
+from glm_cli.records import record
 from glm_cli.validate import non_empty
 
 
-@dataclass
+@record
 class Settings:
     config: ConfigFile
     provider: Provider

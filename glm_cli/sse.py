@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
-@dataclass(slots=True)
-class SSEvent:
+class SSEvent(NamedTuple):
     event: str
     data: bytes
     id: str | None = None

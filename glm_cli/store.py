@@ -20,7 +20,6 @@ import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from glm_cli.config import data_dir
 from glm_cli.conversation import KEEP, Conversation, Keep, SystemChange, check_message
 from glm_cli.errors import GlmError, UsageError
 from glm_cli.messages import Message
+from glm_cli.records import record
 
 STORE_NAME = "glm.db"
 BUSY_TIMEOUT = 30.0
@@ -80,7 +80,7 @@ def check_name(source: str, name: object) -> str:
     return name
 
 
-@dataclass(frozen=True)
+@record
 class SessionInfo:
     name: str
     messages: int

@@ -10,11 +10,13 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import IO, Any
 
+from glm_cli.records import record
 
-@dataclass
+
+@record
 class Env:
     stdin: IO[bytes] | None
     stdout: IO[bytes]

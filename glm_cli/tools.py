@@ -20,11 +20,12 @@ import nothing heavy unless a tool flag was given.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from glm_cli import validate
 from glm_cli.errors import UsageError
+from glm_cli.records import record
 
 if TYPE_CHECKING:
     from glm_cli.options import Flags
@@ -306,7 +307,7 @@ def check_protocol(tools: list[dict[str, Any]], protocol: str) -> None:
             )
 
 
-@dataclass
+@record
 class LoopSettings:
     """How the tool loop runs: which function tool runs which command, and its limits."""
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from glm_cli.records import record
 from glm_cli.retry import DEFAULT_RETRIES
 
 
-@dataclass(frozen=True)
+@record
 class NetOptions:
     timeout: float | None = None
     """--timeout: bounds connecting and any silence between bytes (default 10 s / 300 s)."""

@@ -8,7 +8,6 @@ interactive loop runs; otherwise one exchange continues the `--file`, or the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from glm_cli import validate
@@ -26,12 +25,13 @@ from glm_cli.conversation import (
 from glm_cli.conversation_file import FileHistory
 from glm_cli.errors import UsageError
 from glm_cli.prompt import system_prompt
+from glm_cli.records import record
 from glm_cli.store import SessionHistory, Store, check_name, store_path
 
 DEFAULT_SESSION = "default"
 
 
-@dataclass(frozen=True)
+@record
 class ChatOptions:
     session: str | None = None
     file: str | None = None

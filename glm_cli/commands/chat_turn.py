@@ -10,8 +10,6 @@ filtered or interrupted request raises before that point, so it appends nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from glm_cli.commands.ask import make_renderer
 from glm_cli.commands.common import Job
 from glm_cli.conversation import (
@@ -25,10 +23,11 @@ from glm_cli.conversation import (
     user_message,
 )
 from glm_cli.messages import RequestParams
+from glm_cli.records import record
 from glm_cli.tool_loop import run_exchange
 
 
-@dataclass
+@record
 class TurnOptions:
     system: SystemChange = KEEP
     """A system prompt to use (and store) from now on, or KEEP: the stored one, else

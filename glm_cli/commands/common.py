@@ -8,7 +8,6 @@ Both close the connection on every way out.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -27,6 +26,7 @@ from glm_cli.options import (
 from glm_cli.prompt import StdinSource, build_prompt, system_prompt
 from glm_cli.protocols import get_protocol
 from glm_cli.protocols.base import StreamDecoder, WireProtocol
+from glm_cli.records import record
 from glm_cli.render import Renderer, Sink
 from glm_cli.settings import Settings, load_config, resolve
 from glm_cli.sse import SSEvent, event_batches
@@ -35,7 +35,7 @@ from glm_cli.transport import Transport, deadline, iter_body, read_body, redacte
 from glm_cli.transport_options import NetOptions
 
 
-@dataclass
+@record
 class Job:
     env: Env
     console: Console

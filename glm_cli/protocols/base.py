@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from glm_cli.errors import ServiceError
 from glm_cli.messages import ChatRequest, Event, Message, RequestParams
+from glm_cli.records import record
 from glm_cli.sse import SSEvent
 
 
-@dataclass
+@record
 class Encoded:
     body: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
