@@ -142,7 +142,8 @@ class TextRenderer(Renderer):
         if kind is Content:
             if self.show_thinking:
                 self.console.end_partial_line()
-            self._write_bytes(event.text.encode("utf-8", "surrogatepass"))  # type: ignore[union-attr]
+            # orjson refuses lone surrogates, so a decoded text always encodes
+            self._write_bytes(event.text.encode())  # type: ignore[union-attr]
         elif kind is Reasoning:
             if self.show_thinking:
                 self.console.thinking(event.text)  # type: ignore[union-attr]

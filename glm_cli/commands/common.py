@@ -240,7 +240,7 @@ def consume_stream(
     try:
         for batch in event_batches(chunks):
             for sse in batch:
-                if on_payload is not None and sse.data != b"[DONE]":
+                if on_payload is not None:
                     on_payload(sse)
                 for event in feed(sse):
                     on_event(event)

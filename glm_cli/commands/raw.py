@@ -77,7 +77,8 @@ def run(job: Job) -> None:
         job.sink.write_bytes(data if data.endswith(b"\n") else data + b"\n")
 
     def on_payload(event: SSEvent) -> None:
-        job.sink.write_bytes(event.data + b"\n")
+        if event.data != b"[DONE]":  # the stream's end marker is not a payload
+            job.sink.write_bytes(event.data + b"\n")
 
     def on_event(event: Event) -> None:
         if type(event) is Done:
