@@ -7,6 +7,7 @@ name of where it came from, so a bad default names the file and the key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from glm_cli import tools, validate
@@ -49,43 +50,29 @@ class Flags:
         return validate.boolean(source, value)
 
 
+# Each request flag of SPEC §1.2: its name and the check that gives the value to send.
+REQUEST_CHECKS: tuple[tuple[str, Callable[[str, Any], Any]], ...] = (
+    ("effort", lambda source, value: validate.choice(source, value, validate.EFFORTS)),
+    ("think", validate.boolean),
+    ("temperature", lambda source, value: validate.two_decimals(source, value, 0.0, 1.0)),
+    ("top_p", lambda source, value: validate.two_decimals(source, value, 0.0, 1.0)),
+    ("top_k", lambda source, value: validate.integer(source, value, 0, validate.MAX_TOP_K)),
+    ("max_tokens", lambda source, value: validate.integer(
+        source, value, 1, validate.MAX_TOKENS_LIMIT)),
+    ("greedy", validate.boolean),
+    ("stop", validate.stops),
+    ("request_id", lambda source, value: validate.text_length(source, value, 6, 64)),
+    ("user_id", lambda source, value: validate.text_length(source, value, 6, 128)),
+)
+
+
 def request_params(flags: Flags, *, use_defaults: bool = True) -> RequestParams:
     """Check every request flag of SPEC §1.2 before anything is sent."""
     params = RequestParams()
-
-    def get(name: str) -> tuple[Any, str]:
-        return flags.lookup(name, use_defaults=use_defaults)
-
-    value, source = get("effort")
-    if value is not None:
-        params.effort = validate.choice(source, value, validate.EFFORTS)
-    value, source = get("think")
-    if value is not None:
-        params.think = validate.boolean(source, value)
-    value, source = get("temperature")
-    if value is not None:
-        params.temperature = validate.two_decimals(source, value, 0.0, 1.0)
-    value, source = get("top_p")
-    if value is not None:
-        params.top_p = validate.two_decimals(source, value, 0.0, 1.0)
-    value, source = get("top_k")
-    if value is not None:
-        params.top_k = validate.integer(source, value, 0, validate.MAX_TOP_K)
-    value, source = get("max_tokens")
-    if value is not None:
-        params.max_tokens = validate.integer(source, value, 1, validate.MAX_TOKENS_LIMIT)
-    value, source = get("greedy")
-    if value is not None:
-        params.greedy = validate.boolean(source, value)
-    value, source = get("stop")
-    if value is not None:
-        params.stop = validate.stops(source, value)
-    value, source = get("request_id")
-    if value is not None:
-        params.request_id = validate.text_length(source, value, 6, 64)
-    value, source = get("user_id")
-    if value is not None:
-        params.user_id = validate.text_length(source, value, 6, 128)
+    for name, check in REQUEST_CHECKS:
+        value, source = flags.lookup(name, use_defaults=use_defaults)
+        if value is not None:
+            setattr(params, name, check(source, value))
     validate.think_and_effort(params.think, params.effort)
     params.tools = tools.request_tools(flags)
     tools.loop_settings(flags, params.tools)  # checked now; the tool loop reads them again

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from glm_cli.errors import ServiceError, TransportError, UsageError
+from glm_cli.errors import TransportError, UsageError
 from glm_cli.messages import (
     ChatRequest,
     Content,
@@ -28,7 +28,6 @@ from glm_cli.messages import (
 )
 from glm_cli.protocols.base import Encoded, StreamDecoder, WireProtocol
 from glm_cli.protocols.common import (
-    error_from_http_body,
     in_stream_error,
     load_json_object,
     malformed_chunk,
@@ -239,9 +238,6 @@ class AnthropicProtocol(WireProtocol):
 
     def stream_decoder(self) -> AnthropicStreamDecoder:
         return AnthropicStreamDecoder()
-
-    def error_from_body(self, status: int, body: bytes) -> ServiceError:
-        return error_from_http_body(status, body)
 
 
 class _ToolUse:

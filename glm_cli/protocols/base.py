@@ -61,6 +61,12 @@ class WireProtocol(ABC):
     @abstractmethod
     def stream_decoder(self) -> StreamDecoder: ...
 
-    @abstractmethod
     def error_from_body(self, status: int, body: bytes) -> ServiceError:
-        """An HTTP error response as a ServiceError carrying the service's message and code."""
+        """An HTTP error response as a ServiceError carrying the service's message and code.
+
+        Both protocols send `{"error": {...}, "request_id"}`; a protocol with another
+        shape overrides this.
+        """
+        from glm_cli.protocols.common import error_from_http_body
+
+        return error_from_http_body(status, body)

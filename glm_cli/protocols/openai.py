@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from glm_cli.errors import ServiceError, TransportError, UsageError
+from glm_cli.errors import TransportError, UsageError
 from glm_cli.messages import (
     ChatRequest,
     Content,
@@ -26,7 +26,6 @@ from glm_cli.messages import (
 )
 from glm_cli.protocols.base import Encoded, StreamDecoder, WireProtocol
 from glm_cli.protocols.common import (
-    error_from_http_body,
     in_stream_error,
     load_json_object,
     malformed_chunk,
@@ -202,9 +201,6 @@ class OpenAIProtocol(WireProtocol):
 
     def stream_decoder(self) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder()
-
-    def error_from_body(self, status: int, body: bytes) -> ServiceError:
-        return error_from_http_body(status, body)
 
 
 def _text(value: object) -> str:
