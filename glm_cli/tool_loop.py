@@ -28,7 +28,7 @@ from dataclasses import fields, replace
 from typing import IO, Any
 
 from glm_cli import jsontext
-from glm_cli.accumulate import Text
+from glm_cli.accumulate import Result, accumulate
 from glm_cli.commands.common import Job
 from glm_cli.errors import UnusableAnswer
 from glm_cli.messages import (
@@ -37,7 +37,6 @@ from glm_cli.messages import (
     Done,
     Event,
     Message,
-    Reasoning,
     ToolCall,
     Usage,
 )
@@ -106,30 +105,19 @@ class _Round:
 
     def start(self) -> None:
         """A new attempt begins (a retry): forget what a failed one sent."""
-        self.content = Text()
-        self.reasoning = Text()
-        self.calls: list[ToolCall] = []
+        self.result = Result()
         self.held: list[Event] = []
-        self.done: Done | None = None
 
     def handle(self, event: Event) -> None:
-        kind = type(event)
-        if kind is Content:
-            self.content.add(event.text)  # type: ignore[union-attr]
-        elif kind is Reasoning:
-            self.reasoning.add(event.text)  # type: ignore[union-attr]
-        elif kind is ToolCall:
-            self.calls.append(event)  # type: ignore[arg-type]
-        elif kind is Done:
-            self.done = event  # type: ignore[assignment]
-        if self.hold and kind in (Content, ToolCall, Done):
+        accumulate(event, self.result)
+        if self.hold and type(event) in (Content, ToolCall, Done):
             self.held.append(event)
         else:
             self.on_event(event)
 
     @property
     def text(self) -> str:
-        return self.content.value()
+        return self.result.text
 
     def release(self, usage: Usage) -> None:
         """Pass on what was held: this is the final answer."""
@@ -138,7 +126,7 @@ class _Round:
 
     def assistant(self, calls: list[ToolCall], ids: list[str]) -> Message:
         message: Message = {"role": "assistant", "content": self.text or None}
-        reasoning = self.reasoning.value()
+        reasoning = self.result.reasoning.value()
         if reasoning:
             message["reasoning_content"] = reasoning
         if calls:
@@ -178,9 +166,9 @@ def _loop(
     while True:
         current = _Round(on_event, hold)
         job.exchange(body, current.handle, current.start)
-        done = current.done or Done(None)
+        done = current.result.done or Done(None)
         usage = _add(usage, done.usage)
-        functions = [call for call in current.calls if call.kind == "function"]
+        functions = [call for call in current.result.tool_calls if call.kind == "function"]
         ids = [call.id or f"call_glm_{rounds + 1}_{i + 1}" for i, call in enumerate(functions)]
         runnable = (
             hold
