@@ -31,6 +31,9 @@ from glm_cli.protocols.common import (
     in_stream_error,
     load_json_object,
     malformed_chunk,
+    optional_int,
+    optional_text,
+    required_text,
     truncated_stream,
 )
 from glm_cli.sse import SSEvent
@@ -43,30 +46,15 @@ STOP_REASONS = {
 }
 
 
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _required_text(value: object) -> str:
-    """A field that must be text; anything else is a malformed answer."""
-    if not isinstance(value, str):
-        raise TypeError(f"expected text, got {type(value).__name__}")
-    return value
-
-
 def parse_usage(usage: object, into: Usage | None = None) -> Usage:
     result = into or Usage()
     if not isinstance(usage, dict):
         return result
     for field, key in (("prompt_tokens", "input_tokens"), ("completion_tokens", "output_tokens")):
-        value = _int(usage.get(key))
+        value = optional_int(usage.get(key))
         if value is not None:
             setattr(result, field, value)
-    cached = _int(usage.get("cache_read_input_tokens"))
+    cached = optional_int(usage.get("cache_read_input_tokens"))
     if cached is not None:
         result.cached_tokens = cached
     if result.prompt_tokens is not None and result.completion_tokens is not None:
@@ -207,7 +195,7 @@ class AnthropicProtocol(WireProtocol):
     def decode(self, body: bytes) -> list[Event]:
         data = load_json_object(body, "the response body")
         if data.get("type") == "error" or ("error" in data and "content" not in data):
-            raise in_stream_error(data.get("error"), _text(data.get("request_id")))
+            raise in_stream_error(data.get("error"), optional_text(data.get("request_id")))
         content = data.get("content")
         if not isinstance(content, list):
             raise TransportError("the response body has no content blocks")
@@ -222,17 +210,17 @@ class AnthropicProtocol(WireProtocol):
                 events.append(Content(block["text"]))
             elif kind == "tool_use":
                 events.append(ToolCall(
-                    _text(block.get("id")), _text(block.get("name")),
+                    optional_text(block.get("id")), optional_text(block.get("name")),
                     orjson.dumps(block.get("input", {})).decode(),
                 ))
-        reason = _text(data.get("stop_reason"))
+        reason = optional_text(data.get("stop_reason"))
         events.append(Done(
             finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
-            stop_sequence=_text(data.get("stop_sequence")),
+            stop_sequence=optional_text(data.get("stop_sequence")),
             usage=parse_usage(data.get("usage")),
-            id=_text(data.get("id")),
-            model=_text(data.get("model")),
-            request_id=_text(data.get("request_id")),
+            id=optional_text(data.get("id")),
+            model=optional_text(data.get("model")),
+            request_id=optional_text(data.get("request_id")),
         ))
         return events
 
@@ -244,8 +232,8 @@ class _ToolUse:
     __slots__ = ("fragments", "id", "initial", "name")
 
     def __init__(self, block: dict[str, Any]) -> None:
-        self.id = _text(block.get("id"))
-        self.name = _text(block.get("name"))
+        self.id = optional_text(block.get("id"))
+        self.name = optional_text(block.get("name"))
         self.initial = block.get("input")
         self.fragments: list[str] = []
 
@@ -289,10 +277,10 @@ class AnthropicStreamDecoder(StreamDecoder):
             delta = data.get("delta") or {}
             delta_kind = delta.get("type")
             if delta_kind == "text_delta":
-                return [Content(_required_text(delta["text"]))] if delta.get("text") else []
+                return [Content(required_text(delta["text"]))] if delta.get("text") else []
             if delta_kind == "thinking_delta":
                 thinking = delta.get("thinking")
-                return [Reasoning(_required_text(thinking))] if thinking else []
+                return [Reasoning(required_text(thinking))] if thinking else []
             if delta_kind == "input_json_delta":
                 tool = self._tools.get(data.get("index", -1))
                 if tool is not None and isinstance(delta.get("partial_json"), str):
@@ -305,17 +293,19 @@ class AnthropicStreamDecoder(StreamDecoder):
             return [tool.call()] if tool is not None else []
         if kind == "message_start":
             message = data.get("message") or {}
-            self._id = _text(message.get("id"))
-            self._model = _text(message.get("model"))
-            self._request_id = _text(data.get("request_id")) or _text(message.get("request_id"))
+            self._id = optional_text(message.get("id"))
+            self._model = optional_text(message.get("model"))
+            self._request_id = optional_text(data.get("request_id")) or optional_text(
+                message.get("request_id")
+            )
             parse_usage(message.get("usage"), self._usage)
         elif kind == "message_delta":
             delta = data.get("delta") or {}
-            reason = _text(delta.get("stop_reason"))
+            reason = optional_text(delta.get("stop_reason"))
             if reason:
                 self._stop_reason = reason
                 self.finished = True
-            self._stop_sequence = _text(delta.get("stop_sequence")) or self._stop_sequence
+            self._stop_sequence = optional_text(delta.get("stop_sequence")) or self._stop_sequence
             parse_usage(data.get("usage"), self._usage)
         elif kind == "message_stop":
             self.done = True
@@ -333,9 +323,9 @@ class AnthropicStreamDecoder(StreamDecoder):
                 raise TypeError(f"content block index {index!r}")
             self._tools[index] = _ToolUse(block)
         elif kind == "text" and block.get("text"):
-            return [Content(_required_text(block["text"]))]
+            return [Content(required_text(block["text"]))]
         elif kind == "thinking" and block.get("thinking"):
-            return [Reasoning(_required_text(block["thinking"]))]
+            return [Reasoning(required_text(block["thinking"]))]
         return []
 
     def close(self) -> list[Event]:

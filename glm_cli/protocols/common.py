@@ -17,6 +17,30 @@ _REASONS = {
 }
 
 
+def optional_int(value: object) -> int | None:
+    """A count the service may leave out: an integer (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def optional_text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def required_text(value: object) -> str:
+    """A field that must be text when present; anything else is a malformed answer
+    (the decoders turn the TypeError into their protocol error)."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def dict_items(value: object) -> list[dict[str, Any]]:
+    """The objects of a list (web-search results, content filters); others left out."""
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return []
+
+
 def load_json_object(body: bytes, what: str) -> dict[str, Any]:
     """A 2xx body that must be a JSON object; anything else is a service failure (exit 5)."""
     try:

@@ -26,17 +26,17 @@ from glm_cli.messages import (
 )
 from glm_cli.protocols.base import Encoded, StreamDecoder, WireProtocol
 from glm_cli.protocols.common import (
+    dict_items,
     in_stream_error,
     load_json_object,
     malformed_chunk,
+    optional_int,
+    optional_text,
+    required_text,
     truncated_stream,
     unexpected_body,
 )
 from glm_cli.sse import SSEvent
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def parse_usage(usage: object) -> Usage:
@@ -45,18 +45,14 @@ def parse_usage(usage: object) -> Usage:
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
     return Usage(
-        prompt_tokens=_int(usage.get("prompt_tokens")),
-        completion_tokens=_int(usage.get("completion_tokens")),
-        reasoning_tokens=_int(completion_details.get("reasoning_tokens"))
+        prompt_tokens=optional_int(usage.get("prompt_tokens")),
+        completion_tokens=optional_int(usage.get("completion_tokens")),
+        reasoning_tokens=optional_int(completion_details.get("reasoning_tokens"))
         if isinstance(completion_details, dict) else None,
-        cached_tokens=_int(prompt_details.get("cached_tokens"))
+        cached_tokens=optional_int(prompt_details.get("cached_tokens"))
         if isinstance(prompt_details, dict) else None,
-        total_tokens=_int(usage.get("total_tokens")),
+        total_tokens=optional_int(usage.get("total_tokens")),
     )
-
-
-def _text_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _arguments_text(arguments: object) -> str:
@@ -79,16 +75,16 @@ def tool_call_from_object(call: dict[str, Any]) -> ToolCall:
     if is_mcp_call(call):
         mcp = call.get("mcp") or {}
         return ToolCall(
-            id=_text_or_none(mcp.get("id")) or _text_or_none(call.get("id")),
-            name=_text_or_none(mcp.get("name")),
+            id=optional_text(mcp.get("id")) or optional_text(call.get("id")),
+            name=optional_text(mcp.get("name")),
             arguments=_arguments_text(mcp.get("arguments")),
             kind="mcp",
             detail=mcp,
         )
     function = call.get("function") or {}
     return ToolCall(
-        id=_text_or_none(call.get("id")),
-        name=_text_or_none(function.get("name")),
+        id=optional_text(call.get("id")),
+        name=optional_text(function.get("name")),
         arguments=_arguments_text(function.get("arguments")),
     )
 
@@ -168,14 +164,14 @@ class OpenAIProtocol(WireProtocol):
 
     def _decode(self, data: dict[str, Any]) -> list[Event]:
         if "error" in data and "choices" not in data:
-            raise in_stream_error(data["error"], _text_or_none(data.get("request_id")))
+            raise in_stream_error(data["error"], optional_text(data.get("request_id")))
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise TransportError("the response body has no choices")
         choice = choices[0]
         message = choice.get("message") or {}
         events: list[Event] = []
-        results = _results(data.get("web_search"))
+        results = dict_items(data.get("web_search"))
         if results:
             events.append(WebSearch(results))
         reasoning = message.get("reasoning_content")
@@ -189,11 +185,11 @@ class OpenAIProtocol(WireProtocol):
                 events.append(tool_call_from_object(call))
         events.append(
             Done(
-                finish_reason=_text_or_none(choice.get("finish_reason")),
+                finish_reason=optional_text(choice.get("finish_reason")),
                 usage=parse_usage(data.get("usage")),
-                id=_text_or_none(data.get("id")),
-                model=_text_or_none(data.get("model")),
-                request_id=_text_or_none(data.get("request_id")),
+                id=optional_text(data.get("id")),
+                model=optional_text(data.get("model")),
+                request_id=optional_text(data.get("request_id")),
                 content_filter=_filters(data.get("content_filter")),
             )
         )
@@ -203,24 +199,9 @@ class OpenAIProtocol(WireProtocol):
         return OpenAIStreamDecoder()
 
 
-def _text(value: object) -> str:
-    """A field that must be text when present; anything else is a malformed answer."""
-    if type(value) is not str:
-        raise TypeError(f"expected text, got {type(value).__name__}")
-    return value
-
-
-def _results(value: object) -> list[dict[str, Any]]:
-    """Web-search results: the objects of a list (anything else is left out)."""
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, dict)]
-    return []
-
-
 def _filters(value: object) -> list[dict[str, Any]] | None:
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, dict)]
-    return None
+    """Content filters, or None when the service gave none."""
+    return dict_items(value) if isinstance(value, list) else None
 
 
 _OCCASIONAL_KEYS = frozenset({"error", "request_id", "web_search", "usage", "content_filter"})
@@ -266,8 +247,8 @@ class OpenAIStreamDecoder(StreamDecoder):
         events: list[Event] = []
         if self._first:
             self._first = False
-            self._id = _text_or_none(chunk.get("id"))
-            self._model = _text_or_none(chunk.get("model"))
+            self._id = optional_text(chunk.get("id"))
+            self._model = optional_text(chunk.get("model"))
         # A chunk of the wrong shape (a list where an object belongs, a number where
         # text belongs) surfaces as one of these lookup errors: a malformed chunk.
         try:
@@ -285,7 +266,7 @@ class OpenAIStreamDecoder(StreamDecoder):
                         self._delta(delta, text, events)
                 reason = choice.get("finish_reason")
                 if reason:
-                    self._finish_reason = _text(reason)
+                    self._finish_reason = required_text(reason)
                     self.finished = True
         except (AttributeError, TypeError, KeyError, IndexError) as error:
             raise malformed_chunk(data) from error
@@ -294,9 +275,9 @@ class OpenAIStreamDecoder(StreamDecoder):
     def _delta(self, delta: dict[str, Any], content: object, events: list[Event]) -> None:
         text = delta.get("reasoning_content")
         if text:
-            events.append(Reasoning(_text(text)))
+            events.append(Reasoning(required_text(text)))
         if content:
-            events.append(Content(_text(content)))
+            events.append(Content(required_text(content)))
         calls = delta.get("tool_calls")
         if calls:
             self._add_tool_deltas(calls)
@@ -306,8 +287,8 @@ class OpenAIStreamDecoder(StreamDecoder):
         if "error" in chunk:
             raise in_stream_error(chunk["error"], self._request_id)
         if self._request_id is None and "request_id" in chunk:
-            self._request_id = _text_or_none(chunk["request_id"])
-        results = _results(chunk.get("web_search"))
+            self._request_id = optional_text(chunk["request_id"])
+        results = dict_items(chunk.get("web_search"))
         if results:
             events.append(WebSearch(results))
         usage = chunk.get("usage")
@@ -326,7 +307,7 @@ class OpenAIStreamDecoder(StreamDecoder):
             if parts is None:
                 parts = self._tools[index] = _ToolCallParts()
             if call.get("id"):
-                parts.id = _text(call["id"])
+                parts.id = required_text(call["id"])
             if is_mcp_call(call):
                 complete = tool_call_from_object(call)
                 parts.kind, parts.detail = "mcp", complete.detail
@@ -337,7 +318,7 @@ class OpenAIStreamDecoder(StreamDecoder):
                 continue
             function = call.get("function") or {}
             if function.get("name"):
-                parts.name = _text(function["name"])
+                parts.name = required_text(function["name"])
             fragment = function.get("arguments")
             if isinstance(fragment, str):
                 parts.arguments.append(fragment)
