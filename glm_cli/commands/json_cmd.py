@@ -23,7 +23,8 @@ JSON_HINT = "Answer with a single JSON value and nothing else."
 _MENTIONS_JSON = re.compile("json", re.IGNORECASE)
 
 
-def load_schema(path: str) -> dict[str, Any]:
+def load_schema(path: str) -> tuple[dict[str, Any], str]:
+    """The checked schema, and its text on one line for the system prompt."""
     from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
 
@@ -38,7 +39,7 @@ def load_schema(path: str) -> dict[str, Any]:
         validator_for(schema).check_schema(schema)
     except SchemaError as error:
         raise UsageError(f"--schema {path!r}: not a valid JSON Schema ({error.message})") from error
-    return schema  # type: ignore[return-value]
+    return schema, jsontext.compact(text)  # type: ignore[return-value]
 
 
 def system_with_hints(system: str | None, prompt: str, schema_text: str | None) -> str | None:
@@ -67,8 +68,7 @@ def schema_error(schema: dict[str, Any], value: Any) -> str | None:
 def run(job: Job) -> None:
     prompt = job.prompt()
     schema_path = job.flags.cli("schema")
-    schema = load_schema(schema_path) if schema_path else None
-    schema_text = jsontext.compact(read_text_file(schema_path, "--schema")) if schema_path else None
+    schema, schema_text = load_schema(schema_path) if schema_path else (None, None)
     request = job.chat_request(prompt, system=system_with_hints(job.system(), prompt, schema_text))
     request.params.json_mode = True
     body = job.encode(request)
