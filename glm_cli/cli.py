@@ -1,4 +1,4 @@
-"""The command line: the typer app, and the one place errors become exit codes.
+"""The command line: the typer app and its commands (failures end in `outcome`).
 
 Imports here stay light (typer and glm's own pure modules): httpx and orjson are
 loaded only when a command actually makes a request.
@@ -6,13 +6,8 @@ loaded only when a command actually makes a request.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -37,13 +32,10 @@ from glm_cli.cli_options import (
     with_options,
 )
 from glm_cli.commands.config_cmd import config_app
-from glm_cli.errors import GlmError, StdoutClosed
+from glm_cli.errors import GlmError
 from glm_cli.exit_codes import ExitCode
+from glm_cli.outcome import reported
 from glm_cli.terminal import Console, Env
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so `finally` blocks close the connection."""
 
 
 class GlmGroup(TyperGroup):
@@ -102,72 +94,21 @@ def root(
         raise typer.Exit(ExitCode.USAGE)
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
-
-
-@contextmanager
-def _signals() -> Iterator[None]:
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _quiet_stdout() -> None:
-    """After a closed pipe, point stdout at /dev/null so the exit flush cannot complain."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        return
-
-
 def run_command(name: str, given: dict[str, Any], ctx_obj: Any = None) -> None:
-    """Run one command; every failure ends here as one stderr line and an exit code."""
+    """Run one command; every failure ends in `outcome.reported` as one line and a code."""
     env = ctx_obj if isinstance(ctx_obj, Env) else Env.from_process()
     console = Console(env)
     job = None
-    code: int = ExitCode.OK
-    with _signals():
-        try:
-            from glm_cli.commands.common import Job
 
-            job = Job.prepare(given, env, console)
-            _command_runner(name)(job)
-        except StdoutClosed:
-            _quiet_stdout()
-            code = ExitCode.SIGPIPE
-        except GlmError as error:
-            if job is not None and job.renderer is not None:
-                try:
-                    job.renderer.failed(error)
-                except StdoutClosed:
-                    _quiet_stdout()
-            if given.get("debug"):
-                traceback.print_exc()
-            console.error(error.line())
-            code = error.exit_code
-        except KeyboardInterrupt:
-            console.end_partial_line()
-            code = ExitCode.INTERRUPTED
-        except Terminated:
-            code = ExitCode.TERMINATED
-        except Exception as error:
-            if given.get("debug"):
-                traceback.print_exc()
-            console.error(
-                f"internal error: {type(error).__name__}: {error} (run with --debug for details)"
-            )
-            code = ExitCode.INTERNAL
-    if code:
-        raise SystemExit(code)
+    def report_in_output(error: GlmError) -> None:
+        if job is not None and job.renderer is not None:
+            job.renderer.failed(error)
+
+    with reported(console, debug=bool(given.get("debug")), on_failure=report_in_output):
+        from glm_cli.commands.common import Job
+
+        job = Job.prepare(given, env, console)
+        _command_runner(name)(job)
 
 
 def _command_runner(name: str) -> Callable[[Any], None]:

@@ -8,7 +8,7 @@
     ├── UnusableAnswer            6  invalid JSON, schema mismatch, content filtered
     └── StdoutClosed              141 the reader of stdout went away
 
-`cli.main` is the only place that turns these into stderr lines and exit codes.
+`outcome.reported` is the only place that turns these into stderr lines and exit codes.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ import typer
 from typer._click.globals import get_current_context
 
 from glm_cli.cli_options import CONFIG_INIT, CONNECTION, REQUEST, with_options
-from glm_cli.errors import GlmError, StdoutClosed, UsageError
-from glm_cli.exit_codes import ExitCode
+from glm_cli.errors import StdoutClosed, UsageError
+from glm_cli.outcome import reported
 from glm_cli.terminal import Console, Env
 
 if TYPE_CHECKING:
@@ -50,24 +50,13 @@ def _run(action: Action, given: dict[str, Any]) -> None:
     obj = context.obj if context is not None else None
     env = obj if isinstance(obj, Env) else Env.from_process()
     console = Console(env)
-    try:
+    with reported(console):
         lines = action(given, env, console)
         try:
             env.stdout.write("".join(line + "\n" for line in lines).encode("utf-8"))
             env.stdout.flush()
         except BrokenPipeError as error:
             raise StdoutClosed("stdout was closed") from error
-    except StdoutClosed:
-        try:  # so that the flush at exit cannot complain about the closed pipe
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, env.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, AttributeError):
-            pass
-        raise SystemExit(ExitCode.SIGPIPE) from None
-    except GlmError as error:
-        console.error(error.line())
-        raise SystemExit(error.exit_code) from None
 
 
 def _path(given: dict[str, Any], env: Env) -> tuple[Path, str]:
