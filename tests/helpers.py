@@ -12,8 +12,8 @@ from typing import Any
 
 from typer.testing import CliRunner, Result
 
-from glm_cli.cli import app
-from glm_cli.terminal import Env
+from glm_cli.cli.app import app
+from glm_cli.output.terminal import Env
 
 SECRET = "sk-test-secret-key-0123456789"
 
@@ -24,7 +24,7 @@ def invoke(
     """Run glm in this process (fast); stdin is never a terminal here.
 
     The environment is the test's own (see the `glm_env` fixture). Pass an
-    `glm_cli.terminal.Env` as `obj` to pretend stdout or stderr is a terminal.
+    `glm_cli.output.terminal.Env` as `obj` to pretend stdout or stderr is a terminal.
     """
     return CliRunner().invoke(app, list(args), input=input, obj=obj, catch_exceptions=False)
 

@@ -566,9 +566,10 @@ import atexit, sys
 sys.argv = ["glm", *{args!r}]
 @atexit.register
 def report():
-    heavy = ("httpx", "orjson", "sqlite3", "readline", "glm_cli.store", "glm_cli.interactive")
+    heavy = ("httpx", "orjson", "sqlite3", "readline", "glm_cli.history.store",
+             "glm_cli.commands.interactive")
     sys.stderr.write("LOADED=" + ",".join(sorted(m for m in heavy if m in sys.modules)) + "\\n")
-from glm_cli.cli import main
+from glm_cli.cli.app import main
 main()
 """
 
@@ -596,4 +597,4 @@ def test_script_mode_loads_the_store_but_not_readline(
         env=glm_env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
-    assert b"glm_cli.store" in result.stderr and b"readline" not in result.stderr
+    assert b"glm_cli.history.store" in result.stderr and b"readline" not in result.stderr

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from glm_cli import shipped
-from glm_cli.config import PROTOCOLS
-from glm_cli.providers import BUILT_IN
-from glm_cli.validate import EFFORTS
+from glm_cli.cli.validate import EFFORTS
+from glm_cli.settings.config import PROTOCOLS
+from glm_cli.settings.providers import BUILT_IN
 
 ROOT = Path(__file__).resolve().parent.parent
 BASH_SCRIPT = ROOT / shipped.BASH

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from glm_cli.commands.config_cmd import template
-from glm_cli.config import load
-from glm_cli.terminal import Env
+from glm_cli.output.terminal import Env
+from glm_cli.settings.config import load
 from tests.helpers import SECRET, Run, invoke, run_glm
 
 
@@ -271,7 +271,7 @@ def test_every_example_in_the_template_is_valid(glm_env: dict[str, str], tmp_pat
 
 
 def test_template_lists_every_defaults_key() -> None:
-    from glm_cli.config import DEFAULTABLE_KEYS
+    from glm_cli.settings.config import DEFAULTABLE_KEYS
 
     text = " ".join(line.strip("# ") for line in template().splitlines())
     for key in DEFAULTABLE_KEYS:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from glm_cli import retry
+from glm_cli.core import retry
 from tests.fake_service import (
     Drop,
     FakeService,

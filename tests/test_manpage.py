@@ -19,8 +19,8 @@ import pytest
 import typer.main
 
 from glm_cli import shipped
-from glm_cli.cli import app
-from glm_cli.exit_codes import ExitCode
+from glm_cli.cli.app import app
+from glm_cli.core.exit_codes import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_PATH = ROOT / "man" / "glm.1"
@@ -146,7 +146,7 @@ def test_environment_lists_every_variable_of_the_spec() -> None:
 
 
 def test_environment_lists_every_variable_the_code_reads() -> None:
-    from glm_cli.providers import BUILT_IN
+    from glm_cli.settings.providers import BUILT_IN
 
     read = {p.key_env for p in BUILT_IN.values() if p.key_env}
     pattern = re.compile(
@@ -163,7 +163,7 @@ def test_files_names_the_config_the_store_and_the_history() -> None:
     files = section("FILES")
     assert "config.toml" in files
     assert "glm.db" in files
-    from glm_cli import interactive
+    from glm_cli.commands import interactive
 
     assert interactive.HISTORY_FILE in files
 

@@ -120,7 +120,7 @@ sys.argv = ["glm", *{args!r}]
 def report():
     loaded = sorted(name for name in ("httpx", "orjson") if name in sys.modules)
     sys.stderr.write("LOADED=" + ",".join(loaded) + "\\n")
-from glm_cli.cli import main
+from glm_cli.cli.app import main
 main()
 """
 
@@ -148,7 +148,7 @@ def test_importtime_confirms_no_httpx_for_help(glm_env: dict[str, str]) -> None:
         for line in result.stderr.decode().splitlines()
         if line.startswith("import time:")
     }
-    assert "glm_cli.cli" in imported
+    assert "glm_cli.cli.app" in imported
     assert not {"httpx", "orjson"} & imported
 
 

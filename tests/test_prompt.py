@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from glm_cli.errors import UsageError
-from glm_cli.prompt import StdinSource, build_prompt, system_prompt
-from glm_cli.terminal import Env
+from glm_cli.cli.prompt import StdinSource, build_prompt, system_prompt
+from glm_cli.core.errors import UsageError
+from glm_cli.output.terminal import Env
 from tests.fake_service import FakeService
 from tests.helpers import SECRET, assert_one_error, invoke, run_glm
 

@@ -7,7 +7,7 @@
   well-typed neutral events or the defined protocol error (`ServiceError`, of which
   `TransportError` is a kind): never another exception, which would be exit 1.
 - `parse_retry_after` never raises and stays in [0, 60] or None.
-- The request checks of `glm_cli.validate` never let an out-of-range value through
+- The request checks of `glm_cli.cli.validate` never let an out-of-range value through
   and never reject an in-range one.
 """
 
@@ -23,16 +23,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glm_cli import validate
-from glm_cli.errors import ServiceError, UsageError
-from glm_cli.exit_codes import ExitCode
-from glm_cli.messages import Content, Done, Event, Reasoning, ToolCall, Usage, WebSearch
-from glm_cli.protocols.anthropic import AnthropicProtocol
-from glm_cli.protocols.base import StreamDecoder, WireProtocol
-from glm_cli.protocols.common import error_from_http_body
-from glm_cli.protocols.openai import OpenAIProtocol
-from glm_cli.retry import MAX_RETRY_AFTER, parse_retry_after
-from glm_cli.sse import SSEvent, iter_events
+from glm_cli.cli import validate
+from glm_cli.core.errors import ServiceError, UsageError
+from glm_cli.core.exit_codes import ExitCode
+from glm_cli.core.messages import Content, Done, Event, Reasoning, ToolCall, Usage, WebSearch
+from glm_cli.core.retry import MAX_RETRY_AFTER, parse_retry_after
+from glm_cli.wire.anthropic import AnthropicProtocol
+from glm_cli.wire.common import error_from_http_body
+from glm_cli.wire.openai import OpenAIProtocol
+from glm_cli.wire.protocol import StreamDecoder, WireProtocol
+from glm_cli.wire.sse import SSEvent, iter_events
 from tests.fake_service import Reply, anthropic_wire, openai_wire
 from tests.fake_service.steps import Incoming
 

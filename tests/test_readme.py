@@ -33,7 +33,7 @@ def test_ci_runs_ruff_and_mypy() -> None:
 
 
 def test_exit_code_table_matches_the_code() -> None:
-    from glm_cli.exit_codes import ExitCode
+    from glm_cli.core.exit_codes import ExitCode
 
     for code in (0, 1, 2, 3, 4, 5, 6):
         assert re.search(rf"^\| {code} \|", README, re.MULTILINE), code

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from glm_cli import retry
+from glm_cli.core import retry
 from tests.fake_service import (
     Drop,
     FakeService,

@@ -1,4 +1,5 @@
-"""Unit tests of the retry policy (`glm_cli.retry`) and the exit codes (`glm_cli.exit_codes`).
+"""Unit tests of the retry policy (`glm_cli.core.retry`) and the exit codes
+(`glm_cli.core.exit_codes`).
 
 SPEC §3: backoff 0.5 s doubling, capped at 8 s, with jitter; Retry-After in seconds
 or as an HTTP date, capped at 60 s. SPEC §3.1 and §5: which failure gets which code.
@@ -11,8 +12,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from glm_cli.exit_codes import ExitCode, for_service_error, is_retryable
-from glm_cli.retry import (
+from glm_cli.core.exit_codes import ExitCode, for_service_error, is_retryable
+from glm_cli.core.retry import (
     DEFAULT_RETRIES,
     MAX_DELAY,
     RetryPolicy,

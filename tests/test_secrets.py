@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from glm_cli import retry
+from glm_cli.core import retry
 from tests.fake_service import Drop, FakeService, Reply, Status, Step
 from tests.helpers import Run, assert_one_error, glm_command, run_in_process
 from tests.test_chat_interactive import Terminal

@@ -1,4 +1,4 @@
-"""Unit tests of `glm_cli.sse` and of each protocol's stream decoder.
+"""Unit tests of `glm_cli.wire.sse` and of each protocol's stream decoder.
 
 Recorded streams are fed split at every byte boundary, one byte at a time and in
 random pieces, with LF, CRLF and CR line endings: the events must never change.
@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from glm_cli.errors import TransportError
-from glm_cli.messages import Content, Event, Reasoning
-from glm_cli.protocols.anthropic import AnthropicProtocol
-from glm_cli.protocols.base import StreamDecoder
-from glm_cli.protocols.openai import OpenAIProtocol
-from glm_cli.sse import LineSplitter, SSEDecoder, SSEvent, iter_events
+from glm_cli.core.errors import TransportError
+from glm_cli.core.messages import Content, Event, Reasoning
+from glm_cli.wire.anthropic import AnthropicProtocol
+from glm_cli.wire.openai import OpenAIProtocol
+from glm_cli.wire.protocol import StreamDecoder
+from glm_cli.wire.sse import LineSplitter, SSEDecoder, SSEvent, iter_events
 
 # ---------------------------------------------------------------------------
 # Recorded streams (written with LF; other endings are derived from them)

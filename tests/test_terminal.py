@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from glm_cli import spinner as spinner_module
-from glm_cli.spinner import ERASE, Spinner
-from glm_cli.terminal import Console, Env
+from glm_cli.output import spinner as spinner_module
+from glm_cli.output.spinner import ERASE, Spinner
+from glm_cli.output.terminal import Console, Env
 from tests.fake_service import FakeService, Reply, Stall, Status
 from tests.helpers import glm_command, invoke, run_glm
 

@@ -24,12 +24,12 @@ from typing import Any
 import httpx
 import pytest
 
-from glm_cli import tool_loop
 from glm_cli.commands.common import Job
-from glm_cli.messages import ChatRequest, Content, Done, Event, ToolCall
-from glm_cli.protocols import get_protocol
-from glm_cli.terminal import Console, Env
-from glm_cli.tool_loop import for_next_turn, run_exchange
+from glm_cli.core.messages import ChatRequest, Content, Done, Event, ToolCall
+from glm_cli.engine import tool_loop
+from glm_cli.engine.tool_loop import for_next_turn, run_exchange
+from glm_cli.output.terminal import Console, Env
+from glm_cli.wire import get_protocol
 from tests.fake_service import FakeService, Reply
 from tests.helpers import Run, assert_one_error, run_glm, run_in_process
 
@@ -265,7 +265,7 @@ def test_a_retried_round_starts_over(
     glm_env: dict[str, str], service: FakeService, tools: list[str], protocol: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from glm_cli import retry
+    from glm_cli.core import retry
 
     monkeypatch.setattr(retry, "INITIAL_DELAY", 0.01, raising=False)
     service.script(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from glm_cli.commands.common import Job
-from glm_cli.render import NdjsonRenderer, Renderer, TextRenderer
-from glm_cli.tool_loop import run_exchange
+from glm_cli.engine.tool_loop import run_exchange
+from glm_cli.output.render import NdjsonRenderer, Renderer, TextRenderer
 
 
 def make_renderer(job: Job) -> Renderer:
@@ -14,7 +14,7 @@ def make_renderer(job: Job) -> Renderer:
             job.sink, job.console, show_usage=output.usage, sources=output.sources
         )
     if job.flags.switch("markdown") and job.env.stdout_isatty:
-        from glm_cli.markdown import MarkdownRenderer
+        from glm_cli.output.markdown import MarkdownRenderer
 
         return MarkdownRenderer(
             job.sink,

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glm_cli import validate
+from glm_cli.cli import validate
+from glm_cli.cli.prompt import system_prompt
 from glm_cli.commands.chat_turn import TurnOptions, take_turn
 from glm_cli.commands.common import Job
-from glm_cli.conversation import (
+from glm_cli.core.errors import UsageError
+from glm_cli.core.records import record
+from glm_cli.history.conversation import (
     KEEP,
     History,
     Keep,
@@ -22,11 +25,8 @@ from glm_cli.conversation import (
     jsonl,
     transcript,
 )
-from glm_cli.conversation_file import FileHistory
-from glm_cli.errors import UsageError
-from glm_cli.prompt import system_prompt
-from glm_cli.records import record
-from glm_cli.store import SessionHistory, Store, check_name, store_path
+from glm_cli.history.jsonl import FileHistory
+from glm_cli.history.store import SessionHistory, Store, check_name, store_path
 
 DEFAULT_SESSION = "default"
 
@@ -102,7 +102,7 @@ def run(job: Job) -> None:
     history = open_history(job, options, interactive=interactive)
     try:
         if interactive:
-            from glm_cli.interactive import ChatLoop
+            from glm_cli.commands.interactive import ChatLoop
 
             ChatLoop(job, history, options.max_history, _given_system(job)).run()
         else:

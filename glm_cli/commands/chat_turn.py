@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from glm_cli.commands.ask import make_renderer
 from glm_cli.commands.common import Job
-from glm_cli.conversation import (
+from glm_cli.core.messages import RequestParams
+from glm_cli.core.records import record
+from glm_cli.engine.tool_loop import run_exchange
+from glm_cli.history.conversation import (
     KEEP,
     Conversation,
     History,
@@ -22,9 +25,6 @@ from glm_cli.conversation import (
     kept,
     user_message,
 )
-from glm_cli.messages import RequestParams
-from glm_cli.records import record
-from glm_cli.tool_loop import run_exchange
 
 
 @record

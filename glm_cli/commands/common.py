@@ -13,9 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from glm_cli.errors import TransportError
-from glm_cli.messages import ChatRequest, Event
-from glm_cli.options import (
+from glm_cli.cli.flags import (
     Flags,
     OutputOptions,
     check_top_p_range,
@@ -23,16 +21,25 @@ from glm_cli.options import (
     output_options,
     request_params,
 )
-from glm_cli.prompt import StdinSource, build_prompt, system_prompt
-from glm_cli.protocols import get_protocol
-from glm_cli.protocols.base import StreamDecoder, WireProtocol
-from glm_cli.records import record
-from glm_cli.render import Renderer, Sink
-from glm_cli.settings import Settings, load_config, resolve
-from glm_cli.sse import SSEvent, event_batches
-from glm_cli.terminal import Console, Env
-from glm_cli.transport import Transport, deadline, iter_body, read_body, redacted, request_headers
-from glm_cli.transport_options import NetOptions
+from glm_cli.cli.prompt import StdinSource, build_prompt, system_prompt
+from glm_cli.core.errors import TransportError
+from glm_cli.core.messages import ChatRequest, Event
+from glm_cli.core.records import record
+from glm_cli.net.options import NetOptions
+from glm_cli.net.transport import (
+    Transport,
+    deadline,
+    iter_body,
+    read_body,
+    redacted,
+    request_headers,
+)
+from glm_cli.output.render import Renderer, Sink
+from glm_cli.output.terminal import Console, Env
+from glm_cli.settings.resolve import Settings, load_config, resolve
+from glm_cli.wire import get_protocol
+from glm_cli.wire.protocol import StreamDecoder, WireProtocol
+from glm_cli.wire.sse import SSEvent, event_batches
 
 
 @record
@@ -99,7 +106,7 @@ class Job:
         value, source = self.flags.lookup("stream")
         if value is None:
             return True
-        from glm_cli.validate import boolean
+        from glm_cli.cli.validate import boolean
 
         return boolean(source, value)
 

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer._click.globals import get_current_context
 
-from glm_cli.cli_options import CONFIG_INIT, CONNECTION, REQUEST, with_options
-from glm_cli.errors import StdoutClosed, UsageError
-from glm_cli.outcome import reported
-from glm_cli.terminal import Console, Env
+from glm_cli.cli.options import CONFIG_INIT, CONNECTION, REQUEST, with_options
+from glm_cli.cli.outcome import reported
+from glm_cli.core.errors import StdoutClosed, UsageError
+from glm_cli.output.terminal import Console, Env
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,7 +61,7 @@ def _run(action: Action, given: dict[str, Any]) -> None:
 
 def _path(given: dict[str, Any], env: Env) -> tuple[Path, str]:
     """The config file in use, and what chose it."""
-    from glm_cli.config import config_path
+    from glm_cli.settings.config import config_path
 
     path, _ = config_path(given.get("config"), env.environ)
     if given.get("config"):
@@ -115,10 +115,10 @@ def _value(value: Any) -> str:
 
 
 def show(given: dict[str, Any], env: Env, console: Console) -> list[str]:
-    from glm_cli.config import load
-    from glm_cli.options import Flags, net_options
-    from glm_cli.settings import resolve
-    from glm_cli.transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+    from glm_cli.cli.flags import Flags, net_options
+    from glm_cli.net.transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+    from glm_cli.settings.config import load
+    from glm_cli.settings.resolve import resolve
 
     path, path_source = _path(given, env)
     required = path_source in ("--config", "GLM_CONFIG")
@@ -193,7 +193,7 @@ def show(given: dict[str, Any], env: Env, console: Console) -> list[str]:
 
 def template() -> str:
     """The commented template `glm config init` writes: valid TOML that sets nothing."""
-    from glm_cli.config import DEFAULTABLE_KEYS
+    from glm_cli.settings.config import DEFAULTABLE_KEYS
 
     allowed = _wrap(", ".join(sorted(DEFAULTABLE_KEYS)), "#   ")
     return f"""\

@@ -9,15 +9,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from glm_cli import jsontext
-from glm_cli.accumulate import Result, accumulate
+from glm_cli.cli.prompt import read_text_file
 from glm_cli.commands.ask import make_renderer
 from glm_cli.commands.common import Job
-from glm_cli.errors import UnusableAnswer, UsageError
-from glm_cli.messages import ChatRequest, Event, Message
-from glm_cli.prompt import read_text_file
-from glm_cli.render import check_finish, usage_line
-from glm_cli.tool_loop import for_next_turn, run_exchange
+from glm_cli.core import jsontext
+from glm_cli.core.accumulate import Result, accumulate
+from glm_cli.core.errors import UnusableAnswer, UsageError
+from glm_cli.core.messages import ChatRequest, Event, Message
+from glm_cli.engine.tool_loop import for_next_turn, run_exchange
+from glm_cli.output.render import check_finish, usage_line
 
 JSON_HINT = "Answer with a single JSON value and nothing else."
 _MENTIONS_JSON = re.compile("json", re.IGNORECASE)

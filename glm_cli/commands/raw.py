@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 
+from glm_cli.cli.flags import check_top_p_range, request_params
+from glm_cli.cli.prompt import decode_utf8, system_prompt
 from glm_cli.commands.common import Job
-from glm_cli.errors import ServiceError, UsageError
-from glm_cli.messages import Done, Event
-from glm_cli.options import check_top_p_range, request_params
-from glm_cli.prompt import decode_utf8, system_prompt
-from glm_cli.render import check_finish
-from glm_cli.sse import SSEvent
+from glm_cli.core.errors import ServiceError, UsageError
+from glm_cli.core.messages import Done, Event
+from glm_cli.output.render import check_finish
+from glm_cli.wire.sse import SSEvent
 
 
 def _read_body(job: Job, source: str) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def cli_tree() -> Command:
     """The CLI as the generators see it, read from typer's click command tree."""
     import typer.main
 
-    from glm_cli.cli import app
+    from glm_cli.cli.app import app
 
     return _command(typer.main.get_command(app), (), _groups())
 
@@ -95,7 +95,7 @@ def _one_line(text: str | None) -> str:
 
 def _groups() -> dict[str, str]:
     """Parameter name → the smallest `cli_options` list that declares it."""
-    from glm_cli import cli_options
+    from glm_cli.cli import options as cli_options
 
     lists = [
         (name, value) for name, value in vars(cli_options).items()
@@ -111,9 +111,9 @@ def _groups() -> dict[str, str]:
 
 
 def _choices(option: Any, names: list[str]) -> list[str]:
-    from glm_cli.config import PROTOCOLS
-    from glm_cli.providers import BUILT_IN
-    from glm_cli.validate import EFFORTS
+    from glm_cli.cli.validate import EFFORTS
+    from glm_cli.settings.config import PROTOCOLS
+    from glm_cli.settings.providers import BUILT_IN
 
     known = {"--effort": list(EFFORTS), "--provider": list(BUILT_IN), "--protocol": list(PROTOCOLS)}
     for name in names:

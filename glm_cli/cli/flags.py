@@ -1,0 +1,122 @@
+"""From flags to values: command-line flags over `[defaults]` over built-in defaults.
+
+`Flags` holds what the command line gave (None = not given) and what the config
+file's `[defaults]` table says; every value is checked by `validate` with the
+name of where it came from, so a bad default names the file and the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from glm_cli.cli import tools, validate
+from glm_cli.core.errors import UsageError
+from glm_cli.core.messages import RequestParams
+from glm_cli.core.records import record
+from glm_cli.net.options import NetOptions
+from glm_cli.settings.config import ConfigFile
+
+
+class Flags:
+    def __init__(self, given: dict[str, Any], config: ConfigFile | None = None) -> None:
+        self.given = given
+        self.config = config
+
+    def cli(self, name: str) -> Any:
+        """The value given on the command line, or None (`name` uses underscores)."""
+        value = self.given.get(name)
+        if isinstance(value, list | tuple) and not value:
+            return None
+        return value
+
+    def lookup(self, name: str, *, use_defaults: bool = True) -> tuple[Any, str]:
+        """(value, source) from the command line, else `[defaults]`; (None, "") if neither."""
+        value = self.cli(name)
+        flag = "--" + name.replace("_", "-")
+        if value is not None:
+            return value, flag
+        if use_defaults and self.config is not None:
+            key = name.replace("_", "-")
+            if key in self.config.defaults:
+                return self.config.defaults[key], self.config.where(f"defaults.{key}")
+        return None, flag
+
+    def switch(self, name: str) -> bool:
+        """A true/false flag: given, or from `[defaults]`, else false."""
+        value, source = self.lookup(name)
+        if value is None:
+            return False
+        return validate.boolean(source, value)
+
+
+# Each request flag of SPEC §1.2: its name and the check that gives the value to send.
+REQUEST_CHECKS: tuple[tuple[str, Callable[[str, Any], Any]], ...] = (
+    ("effort", lambda source, value: validate.choice(source, value, validate.EFFORTS)),
+    ("think", validate.boolean),
+    ("temperature", lambda source, value: validate.two_decimals(source, value, 0.0, 1.0)),
+    ("top_p", lambda source, value: validate.two_decimals(source, value, 0.0, 1.0)),
+    ("top_k", lambda source, value: validate.integer(source, value, 0, validate.MAX_TOP_K)),
+    ("max_tokens", lambda source, value: validate.integer(
+        source, value, 1, validate.MAX_TOKENS_LIMIT)),
+    ("greedy", validate.boolean),
+    ("stop", validate.stops),
+    ("request_id", lambda source, value: validate.text_length(source, value, 6, 64)),
+    ("user_id", lambda source, value: validate.text_length(source, value, 6, 128)),
+)
+
+
+def request_params(flags: Flags, *, use_defaults: bool = True) -> RequestParams:
+    """Check every request flag of SPEC §1.2 before anything is sent."""
+    params = RequestParams()
+    for name, check in REQUEST_CHECKS:
+        value, source = flags.lookup(name, use_defaults=use_defaults)
+        if value is not None:
+            setattr(params, name, check(source, value))
+    validate.think_and_effort(params.think, params.effort)
+    params.tools = tools.request_tools(flags)
+    tools.loop_settings(flags, params.tools)  # checked now; the tool loop reads them again
+    return params
+
+
+def check_top_p_range(params: RequestParams, protocol: str, source: str = "--top-p") -> None:
+    """`top_p` is 0.01–1 on the OpenAI protocol; the Anthropic one also allows 0."""
+    if protocol == "openai" and params.top_p is not None and params.top_p < 0.01:
+        raise UsageError(
+            f"{source} {params.top_p!r}: must be a number from 0.01 to 1 with at most two "
+            "decimals (0 is allowed only on the anthropic protocol)"
+        )
+
+
+def net_options(flags: Flags) -> NetOptions:
+    timeout, source = flags.lookup("timeout")
+    max_time, max_source = flags.lookup("max_time")
+    retries, retries_source = flags.lookup("retries")
+    return NetOptions(
+        timeout=validate.seconds(source, timeout) if timeout is not None else None,
+        max_time=validate.seconds(max_source, max_time) if max_time is not None else None,
+        retries=validate.integer(retries_source, retries, 0, 10) if retries is not None else 2,
+    )
+
+
+@record
+class OutputOptions:
+    ndjson: bool = False
+    show_thinking: bool = False
+    usage: bool = False
+    sources: bool = False
+    pretty: bool = False
+    dry_run: bool = False
+    debug: bool = False
+
+
+def output_options(flags: Flags) -> OutputOptions:
+    return OutputOptions(
+        ndjson=bool(flags.cli("ndjson")),
+        show_thinking=flags.switch("show_thinking"),
+        usage=flags.switch("usage"),
+        sources=flags.switch("sources"),
+        pretty=flags.switch("pretty"),
+        dry_run=bool(flags.cli("dry_run")),
+        debug=bool(flags.cli("debug")),
+    )

@@ -1,0 +1,65 @@
+"""Events → one result: the whole answer, for commands that need it at the end."""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Any
+
+from glm_cli.core.messages import Content, Done, Event, Reasoning, ToolCall, WebSearch
+from glm_cli.core.records import record
+
+
+class Text:
+    """Text that arrives in pieces, kept compact: every `BLOCK` pieces are joined into
+    one string, so a 200,000-delta answer holds some hundreds of strings instead of
+    200,000 (each costs ~70 bytes beside its text, 14 MB for one-letter deltas)."""
+
+    BLOCK = 256
+    __slots__ = ("_blocks", "_pieces")
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._pieces: list[str] = []
+
+    def add(self, piece: str) -> None:
+        pieces = self._pieces
+        pieces.append(piece)
+        if len(pieces) >= self.BLOCK:
+            self._blocks.append("".join(pieces))
+            pieces.clear()
+
+    def value(self) -> str:
+        if self._pieces:
+            self._blocks.append("".join(self._pieces))
+            self._pieces.clear()
+        if len(self._blocks) > 1:
+            self._blocks[:] = ["".join(self._blocks)]
+        return self._blocks[0] if self._blocks else ""
+
+
+@record
+class Result:
+    content: Text = field(default_factory=Text)
+    reasoning: Text = field(default_factory=Text)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    web_search: list[dict[str, Any]] = field(default_factory=list)
+    done: Done | None = None
+
+    @property
+    def text(self) -> str:
+        return self.content.value()
+
+
+def accumulate(event: Event, result: Result) -> None:
+    """Fold one event into `result` (the same for streamed and whole responses)."""
+    kind = type(event)
+    if kind is Content:
+        result.content.add(event.text)  # type: ignore[union-attr]
+    elif kind is Reasoning:
+        result.reasoning.add(event.text)  # type: ignore[union-attr]
+    elif kind is ToolCall:
+        result.tool_calls.append(event)  # type: ignore[arg-type]
+    elif kind is WebSearch:
+        result.web_search.extend(event.results)  # type: ignore[union-attr]
+    elif kind is Done:
+        result.done = event  # type: ignore[assignment]

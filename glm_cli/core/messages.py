@@ -1,0 +1,107 @@
+"""The neutral model both protocols meet in: the request, and the stream of events.
+
+A protocol module turns a `ChatRequest` into its own body and turns its own
+responses (whole or streamed) into the events below. Renderers only ever see
+these events, so every output mode works the same for every protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from glm_cli.core.records import record
+
+Message = dict[str, Any]
+"""An OpenAI-style message: {"role", "content", and tool fields}."""
+
+
+@record
+class RequestParams:
+    """Request fields the user can set; `None` means "not set: the service's default"."""
+
+    effort: str | None = None
+    think: bool | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    greedy: bool = False
+    stop: list[str] = field(default_factory=list)
+    request_id: str | None = None
+    user_id: str | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    json_mode: bool = False
+
+
+@record
+class ChatRequest:
+    model: str
+    messages: list[Message]
+    system: str | None = None
+    stream: bool = True
+    params: RequestParams = field(default_factory=RequestParams)
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    total_tokens: int | None = None
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cached_tokens": self.cached_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+class Reasoning:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class Content:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+@dataclass
+class ToolCall:
+    id: str | None
+    name: str | None
+    arguments: str
+    kind: str = "function"
+    detail: dict[str, Any] | None = None
+    """For MCP calls: the service's `mcp` object (server_label, output, error...)."""
+
+
+@dataclass
+class WebSearch:
+    results: list[dict[str, Any]]
+
+
+@dataclass
+class Done:
+    finish_reason: str | None
+    stop_sequence: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    id: str | None = None
+    model: str | None = None
+    request_id: str | None = None
+    content_filter: list[dict[str, Any]] | None = None
+
+
+Event = Reasoning | Content | ToolCall | WebSearch | Done
+
+
+NEUTRAL_FINISH = {"stop", "length", "tool_calls", "sensitive", "network_error"}

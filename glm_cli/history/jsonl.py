@@ -1,0 +1,165 @@
+"""Conversations kept in JSONL files (`glm chat --file`): one OpenAI-style message a line.
+
+Readers hold a shared `fcntl` lock while they read, writers an exclusive one. An
+exchange is appended as whole lines in a single `write` to a file opened with
+`O_APPEND`, so processes appending at once never lose or interleave messages, and
+a crash can at worst leave a torn last line (which the next reader reports).
+A system prompt is a `system` line: the last one is in force, so changing it is an
+append too. A malformed line is a usage error naming the line; the file is not
+touched. New files are made with mode 0600, like the session store.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+
+from glm_cli.core.errors import UsageError
+from glm_cli.core.messages import Message
+from glm_cli.history.conversation import (
+    KEEP,
+    Conversation,
+    Keep,
+    SystemChange,
+    check_message,
+    fold_system,
+    jsonl,
+    message_line,
+)
+
+FILE_MODE = 0o600
+
+
+def parse_lines(data: bytes, where: str) -> list[Message]:
+    """Every message of a JSONL file; blank lines are skipped."""
+    messages: list[Message] = []
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UsageError(
+                f"{where}: line {number}: not valid UTF-8 (byte {error.start} of the line)"
+            ) from error
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            raise UsageError(
+                f"{where}: line {number}: not valid JSON ({error.msg}, column {error.colno})"
+            ) from error
+        try:
+            messages.append(check_message(value))
+        except ValueError as error:
+            raise UsageError(f"{where}: line {number}: {error}") from error
+    return messages
+
+
+@contextmanager
+def _locked(path: Path, flags: int, lock: int) -> Iterator[int]:
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
+    except OSError as error:
+        raise UsageError(f"--file {str(path)!r}: {error.strerror or error}") from error
+    try:
+        fcntl.flock(fd, lock)
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    while chunk := os.read(fd, 1 << 16):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """One `write` normally does it all; a short write (a full disk) is finished off."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class FileHistory:
+    """A JSONL file as a `History`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.label = f"file {str(path)!r}"
+        self._where = f"--file {str(path)!r}"
+
+    def check(self) -> None:
+        """Fail before any request if the file could not be read or appended to."""
+        if self.path.is_dir():
+            raise UsageError(f"{self._where}: is a directory")
+        if self.path.exists():
+            if not os.access(self.path, os.R_OK | os.W_OK):
+                raise UsageError(f"{self._where}: not readable and writable")
+            return
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise UsageError(f"{self._where}: no such directory {str(parent)!r}")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"{self._where}: cannot create a file in {str(parent)!r}")
+
+    def load(self) -> Conversation:
+        try:
+            with _locked(self.path, os.O_RDONLY, fcntl.LOCK_SH) as fd:
+                data = _read_all(fd)
+        except UsageError:
+            if not self.path.exists():
+                return Conversation()  # created by the first exchange
+            raise
+        return fold_system(parse_lines(data, self._where))
+
+    def append(self, messages: list[Message], system: SystemChange = KEEP) -> None:
+        lines = [] if isinstance(system, Keep) else [
+            message_line({"role": "system", "content": system or ""})
+        ]
+        lines.extend(message_line(message) for message in messages)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # read: to see the last byte
+        with _locked(self.path, flags, fcntl.LOCK_EX) as fd:
+            data = b"".join(lines)
+            if not _ends_line(fd):
+                data = b"\n" + data  # a last line written without its newline
+            _write_all(fd, data)
+
+    def reset(self, system: str | None = None) -> None:
+        # Not O_TRUNC: truncating before the lock is held would cut a reader short.
+        with _locked(self.path, os.O_WRONLY | os.O_CREAT, fcntl.LOCK_EX) as fd:
+            os.ftruncate(fd, 0)
+            if system is not None:
+                _write_all(fd, message_line({"role": "system", "content": system}))
+
+    def close(self) -> None:
+        return None
+
+
+def _ends_line(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+
+
+def save(path: Path, conversation: Conversation) -> None:
+    """Write a whole conversation as JSONL (`/save FILE`), replacing the file at once."""
+    path = path.expanduser()
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            _write_all(fd, jsonl(conversation))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"cannot save to {str(path)!r}: {error.strerror or error}") from error

@@ -1,0 +1,212 @@
+"""HTTP: one request, with timeouts, retries, the fallback URL, and closing at once.
+
+`Transport.send` posts the body and hands the open response to a `handle`
+callable (which reads and renders it). A failure before any output was written
+is retried by the policy of SPEC §3; after output, never. The response and the
+connection are closed on every way out, so an interrupted glm stops the service
+generating.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import httpx
+
+from glm_cli import __version__
+from glm_cli.core.errors import ServiceError, TransportError
+from glm_cli.core.exit_codes import is_retryable
+from glm_cli.core.retry import RetryPolicy, next_delay, parse_retry_after
+from glm_cli.net.options import NetOptions
+from glm_cli.output.terminal import Console
+from glm_cli.settings.providers import Endpoint
+
+T = TypeVar("T")
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 300.0
+MAX_ERROR_BODY = 1 << 20
+
+
+def request_headers(api_key: str | None, stream: bool) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if stream else "application/json",
+        "User-Agent": f"glm/{__version__}",
+    }
+    if api_key is not None:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+def redacted(headers: dict[str, str]) -> dict[str, str]:
+    return {k: ("Bearer ***" if k.lower() == "authorization" else v) for k, v in headers.items()}
+
+
+class MaxTimeReached(TransportError):
+    pass
+
+
+_deadline_active = False
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """`--max-time`: the whole run, retries and waits included, as curl's does.
+
+    Nested uses run under the outermost one (a tool loop bounds all its requests).
+    """
+    global _deadline_active
+    if seconds is None or _deadline_active:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise MaxTimeReached(f"--max-time {seconds:g}s reached")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    _deadline_active = True
+    try:
+        yield
+    finally:
+        _deadline_active = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def iter_body(response: httpx.Response) -> Iterator[bytes]:
+    """The body's bytes as they arrive, with network failures as TransportError."""
+    try:
+        yield from response.iter_bytes()
+    except httpx.TimeoutException as error:
+        raise TransportError(
+            "timed out waiting for the service to send more", retryable=True
+        ) from error
+    except httpx.HTTPError as error:
+        raise TransportError(f"connection lost mid-response ({error})", retryable=True) from error
+
+
+def read_body(response: httpx.Response, limit: int | None = None) -> bytes:
+    parts = []
+    size = 0
+    for chunk in iter_body(response):
+        parts.append(chunk)
+        size += len(chunk)
+        if limit is not None and size >= limit:
+            break
+    return b"".join(parts)
+
+
+class Transport:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        net: NetOptions,
+        console: Console,
+        *,
+        debug: bool = False,
+        error_from_body: Callable[[int, bytes], ServiceError],
+        sent_request_id: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.net = net
+        self.console = console
+        self.debug = debug
+        self.error_from_body = error_from_body
+        self.sent_request_id = sent_request_id
+        self.client = self._client()
+
+    def _client(self) -> httpx.Client:
+        if self.net.timeout is not None:
+            timeout = httpx.Timeout(self.net.timeout)
+        else:
+            timeout = httpx.Timeout(DEFAULT_READ_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
+        urls = [self.endpoint.url, self.endpoint.fallback_url or ""]
+        proxied = any(
+            name in self.console.env.environ
+            for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+        )
+        # Loading the CA bundle costs tens of milliseconds: skip it for plain http.
+        needs_tls = proxied or any(url.startswith("https://") for url in urls)
+        return httpx.Client(timeout=timeout, verify=needs_tls, trust_env=True)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send(
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        handle: Callable[[httpx.Response], T],
+        output_started: Callable[[], bool],
+    ) -> T:
+        policy = RetryPolicy(self.net.retries)
+        urls = [self.endpoint.url]
+        if self.endpoint.fallback_url:
+            urls.append(self.endpoint.fallback_url)
+        current = 0
+        attempt = 1
+        while True:
+            url = urls[current]
+            self.console.note(f"POST {url} (attempt {attempt} of {policy.attempts})")
+            if self.debug:
+                self._log_request(url, headers, body)
+            try:
+                return self._attempt(url, body, headers, handle)
+            except ServiceError as error:
+                failure = error
+            except httpx.TimeoutException as error:
+                failure = TransportError(f"timed out waiting for {url}", retryable=True)
+                failure.__cause__ = error
+            except httpx.HTTPError as error:
+                failure = TransportError(f"cannot reach {url} ({error})", retryable=True)
+                failure.__cause__ = error
+            if failure.request_id is None:
+                failure.request_id = self.sent_request_id
+            if not failure.retryable or attempt >= policy.attempts or output_started():
+                raise failure
+            delay = next_delay(attempt, failure.retry_after)
+            if len(urls) > 1 and (failure.status is None or failure.status >= 500):
+                current = 1 - current
+            self.console.note(f"retrying in {delay:.1f}s after: {failure.line()}")
+            time.sleep(delay)
+            attempt += 1
+
+    def _attempt(
+        self, url: str, body: bytes, headers: dict[str, str], handle: Callable[[httpx.Response], T]
+    ) -> T:
+        with self.client.stream("POST", url, content=body, headers=headers) as response:
+            if self.debug:
+                self._log_response(response)
+            if response.status_code >= 300:
+                raise self._http_error(response)
+            return handle(response)
+
+    def _http_error(self, response: httpx.Response) -> ServiceError:
+        data = read_body(response, MAX_ERROR_BODY)
+        error = self.error_from_body(response.status_code, data)
+        if response.is_redirect:  # never followed: the key goes to the provider's URLs only
+            where = response.headers.get("location") or "another URL"
+            error.message = f"redirected to {where}; glm does not follow redirects"
+        error.body = data
+        error.retryable = is_retryable(response.status_code, error.code)
+        error.retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
+        if error.request_id is None:
+            error.request_id = response.headers.get("x-request-id")
+        return error
+
+    def _log_request(self, url: str, headers: dict[str, str], body: bytes) -> None:
+        self.console.line(f"glm: debug: > POST {url}")
+        for name, value in redacted(headers).items():
+            self.console.line(f"glm: debug: > {name}: {value}")
+        self.console.line(f"glm: debug: > {body.decode('utf-8', 'replace')}")
+
+    def _log_response(self, response: httpx.Response) -> None:
+        self.console.line(f"glm: debug: < HTTP {response.status_code} {response.reason_phrase}")
+        for name, value in response.headers.items():
+            self.console.line(f"glm: debug: < {name}: {value}")

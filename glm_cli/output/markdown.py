@@ -1,0 +1,81 @@
+"""`--markdown`: the answer rendered as Markdown with rich, on a terminal only.
+
+The answer is collected as it arrives and rendered once it is complete (Markdown
+cannot be laid out from half a table). `commands.ask.make_renderer` picks this
+renderer only when stdout is a terminal; otherwise the plain `TextRenderer` is used,
+byte for byte what glm prints without the flag, and rich is never imported.
+Colour follows the terminal rules: none with `NO_COLOR` or `TERM=dumb`.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from typing import Any
+
+from glm_cli.core.errors import GlmError
+from glm_cli.core.messages import Content, Done, Event
+from glm_cli.output.render import TextRenderer
+from glm_cli.output.terminal import Env
+
+
+def stdout_color(env: Env) -> bool:
+    return (
+        env.stdout_isatty
+        and "NO_COLOR" not in env.environ
+        and env.environ.get("TERM") != "dumb"
+    )
+
+
+def render(text: str, *, color: bool, width: int | None = None) -> str:
+    """Markdown → terminal text (ANSI styles only when `color`)."""
+    from rich.console import Console as RichConsole
+    from rich.markdown import Markdown
+
+    out = io.StringIO()
+    console = RichConsole(
+        file=out,
+        width=width or shutil.get_terminal_size().columns,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
+    )
+    console.print(Markdown(text))
+    return out.getvalue()
+
+
+class MarkdownRenderer(TextRenderer):
+    """Like `TextRenderer`, but the text is held back and rendered when the answer ends."""
+
+    def __init__(self, *args: Any, env: Env, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.env = env
+        self._parts: list[str] = []
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, Content):
+            if not self._parts:
+                self.console.spinner_label("writing…")
+            self._parts.append(event.text)
+            return
+        if type(event) is Done:
+            self._flush_rendered()
+        super().handle(event)
+
+    def _flush_rendered(self) -> None:
+        text = "".join(self._parts)
+        self._parts = []
+        if text.strip():
+            self.console.end_partial_line()
+            self.sink.write(render(text, color=stdout_color(self.env)))
+
+    def failed(self, error: GlmError) -> None:
+        """A run that fails mid-answer still shows what arrived, as plain text."""
+        text = "".join(self._parts)
+        self._parts = []
+        if text:
+            self.sink.write(text if text.endswith("\n") else text + "\n")
+        super().failed(error)

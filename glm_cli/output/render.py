@@ -1,0 +1,223 @@
+"""Renderers: the only code that writes to stdout.
+
+`Sink` owns stdout (bytes, UTF-8 whatever the locale, flushed per write, a closed
+pipe turned into `StdoutClosed`). A renderer takes neutral events: `TextRenderer`
+writes the answer's text, `NdjsonRenderer` one JSON line per event. Both end
+with `finish`, which applies the finish-reason rules of SPEC §1.3.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from typing import IO, Any
+
+import orjson
+
+from glm_cli.core.errors import GlmError, StdoutClosed, TransportError, UnusableAnswer
+from glm_cli.core.messages import Content, Done, Event, Reasoning, ToolCall, WebSearch
+from glm_cli.output.terminal import Console
+
+
+class Sink:
+    __slots__ = ("_out", "ends_with_newline", "on_start", "started")
+
+    def __init__(self, out: IO[bytes], on_start: Callable[[], None] | None = None) -> None:
+        self._out = out
+        self.started = False
+        self.ends_with_newline = True
+        self.on_start = on_start
+        """Called once, before the first byte is written (it erases the spinner)."""
+
+    def write(self, text: str) -> None:
+        self.write_bytes(text.encode("utf-8", "surrogatepass"))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write and flush at once: a reader of the pipe sees each chunk as it comes."""
+        if not data:
+            return
+        if not self.started and self.on_start is not None:
+            self.on_start()
+        try:
+            self._out.write(data)
+            self._out.flush()
+        except OSError as error:
+            raise _closed_or(error) from error
+        self.started = True
+        self.ends_with_newline = data[-1] == 0x0A
+
+
+def _closed_or(error: OSError) -> Exception:
+    """A closed pipe (EPIPE) is `StdoutClosed`; any other write failure stays itself."""
+    if isinstance(error, BrokenPipeError) or error.errno == errno.EPIPE:
+        return StdoutClosed("stdout was closed")
+    return error
+
+
+def parse_arguments(arguments: str) -> Any:
+    """Tool-call arguments as JSON when they are valid JSON, else the raw text."""
+    try:
+        return orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return arguments
+
+
+def tool_call_object(call: ToolCall) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "id": call.id, "name": call.name, "arguments": parse_arguments(call.arguments),
+    }
+    if call.kind != "function":
+        line["type"] = call.kind
+        if call.detail is not None:
+            line["mcp"] = call.detail
+    return line
+
+
+def check_finish(done: Done, console: Console) -> None:
+    """Finish reasons: `length` warns; content filtered is exit 6; `network_error` exit 5."""
+    reason = done.finish_reason
+    if reason == "length":
+        console.warn("the answer was cut off at the token limit (finish reason: length)")
+    elif reason in ("sensitive", "content_filter"):
+        raise UnusableAnswer(f"the answer was filtered as unsafe ({describe_filter(done)})")
+    elif reason == "network_error":
+        raise TransportError("the service reported a network error while generating")
+
+
+def describe_filter(done: Done) -> str:
+    filters = done.content_filter or []
+    if not filters:
+        return f"finish reason: {done.finish_reason}"
+    parts = [f"role {f.get('role', 'unknown')}, level {f.get('level', 'unknown')}" for f in filters]
+    return "; ".join(parts)
+
+
+def usage_line(done: Done) -> str:
+    usage = done.usage.as_dict()
+    return "usage: " + " ".join(
+        f"{key}={'-' if value is None else value}" for key, value in usage.items()
+    )
+
+
+class Renderer:
+    """Shared end-of-answer behaviour: usage and sources on stderr."""
+
+    def __init__(
+        self, sink: Sink, console: Console, *, show_usage: bool = False, sources: bool = False
+    ) -> None:
+        self.sink = sink
+        self.console = console
+        self.show_usage = show_usage
+        self.sources = sources
+        self.results: list[dict[str, Any]] = []
+        self.done: Done | None = None
+
+    def handle(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def after_answer(self, done: Done) -> None:
+        if self.sources and self.results:
+            for number, result in enumerate(self.results, 1):
+                title = result.get("title") or "(untitled)"
+                link = result.get("link") or ""
+                self.console.line(f"[{number}] {title} {link}".rstrip())
+        if self.show_usage:
+            self.console.line(usage_line(done))
+
+    def failed(self, error: GlmError) -> None:
+        """Called with the error that ends the run, before it is reported."""
+
+
+class TextRenderer(Renderer):
+    def __init__(
+        self, sink: Sink, console: Console, *, show_thinking: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(sink, console, **kwargs)
+        self.show_thinking = show_thinking
+        self._tool_calls: list[ToolCall] = []
+        self._write_bytes = sink.write_bytes
+
+    def handle(self, event: Event) -> None:
+        kind = type(event)
+        if kind is Content:
+            if self.show_thinking:
+                self.console.end_partial_line()
+            # orjson refuses lone surrogates, so a decoded text always encodes
+            self._write_bytes(event.text.encode())  # type: ignore[union-attr]
+        elif kind is Reasoning:
+            if self.show_thinking:
+                self.console.thinking(event.text)  # type: ignore[union-attr]
+        elif kind is ToolCall:
+            self._tool_calls.append(event)  # type: ignore[arg-type]
+        elif kind is WebSearch:
+            self.results.extend(event.results)  # type: ignore[union-attr]
+        elif kind is Done:
+            self._finish(event)  # type: ignore[arg-type]
+
+    def _finish(self, done: Done) -> None:
+        self.done = done
+        self.console.end_partial_line()
+        if self.sink.started and not self.sink.ends_with_newline:
+            self.sink.write("\n")
+        for call in self._tool_calls:
+            line = tool_call_object(call)
+            if line["arguments"] is call.arguments and call.arguments.strip():  # not JSON
+                self.console.warn(
+                    f"tool call {call.name} ({call.id}): the arguments are not valid JSON; "
+                    "printed as a string"
+                )
+            self.sink.write_bytes(orjson.dumps(line) + b"\n")
+        self.after_answer(done)
+        check_finish(done, self.console)
+
+
+class NdjsonRenderer(Renderer):
+    def handle(self, event: Event) -> None:
+        kind = type(event)
+        if kind is Content:
+            self._line({"type": "content", "text": event.text})  # type: ignore[union-attr]
+        elif kind is Reasoning:
+            self._line({"type": "reasoning", "text": event.text})  # type: ignore[union-attr]
+        elif kind is ToolCall:
+            call = tool_call_object(event)  # type: ignore[arg-type]
+            call.pop("type", None)  # an MCP call is told by its "mcp" object here
+            self._line({"type": "tool_call", **call})
+        elif kind is WebSearch:
+            self.results.extend(event.results)  # type: ignore[union-attr]
+            self._line({"type": "web_search", "results": event.results})  # type: ignore[union-attr]
+        elif kind is Done:
+            self._finish(event)  # type: ignore[arg-type]
+
+    def _line(self, obj: dict[str, Any]) -> None:
+        self.sink.write_bytes(orjson.dumps(obj) + b"\n")
+
+    def _finish(self, done: Done) -> None:
+        self.done = done
+        self._line(done_object(done))
+        self.after_answer(done)
+        check_finish(done, self.console)
+
+    def failed(self, error: GlmError) -> None:
+        self._line(error_object(error))
+
+
+def done_object(done: Done) -> dict[str, Any]:
+    return {
+        "type": "done",
+        "finish_reason": done.finish_reason,
+        "stop_sequence": done.stop_sequence,
+        "usage": done.usage.as_dict(),
+        "id": done.id,
+        "model": done.model,
+        "request_id": done.request_id,
+    }
+
+
+def error_object(error: GlmError) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "exit_code": int(error.exit_code),
+        "message": error.line(),
+        "status": getattr(error, "status", None),
+        "code": getattr(error, "code", None),
+    }

@@ -1,0 +1,154 @@
+"""The process's surroundings, decided once: streams, which are terminals, colour.
+
+Commands receive an `Env` instead of touching `sys.*`, so tests can flip "is a
+terminal" without a terminal (pass one as the click context's `obj`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import field
+from typing import IO, Any
+
+from glm_cli.core.records import record
+
+
+@record
+class Env:
+    stdin: IO[bytes] | None
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+    stdin_isatty: bool
+    stdout_isatty: bool
+    stderr_isatty: bool
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_process(cls) -> Env:
+        stdin = _binary(sys.stdin)
+        return cls(
+            stdin=stdin,
+            stdout=_binary(sys.stdout) or _binary(sys.__stdout__) or open(os.devnull, "wb"),
+            stderr=_binary(sys.stderr) or _binary(sys.__stderr__) or open(os.devnull, "wb"),
+            stdin_isatty=_isatty(sys.stdin),
+            stdout_isatty=_isatty(sys.stdout),
+            stderr_isatty=_isatty(sys.stderr),
+            environ=dict(os.environ),
+        )
+
+    @property
+    def color(self) -> bool:
+        """Escape codes on stderr: only on a terminal, never with NO_COLOR or TERM=dumb."""
+        return (
+            self.stderr_isatty
+            and "NO_COLOR" not in self.environ
+            and self.environ.get("TERM") != "dumb"
+        )
+
+
+def _binary(stream: Any) -> IO[bytes] | None:
+    if stream is None:
+        return None
+    buffer = getattr(stream, "buffer", None)
+    return buffer if buffer is not None else stream  # type: ignore[no-any-return]
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (ValueError, OSError):
+        return False
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: its lines joined by a space, control characters escaped."""
+    lines = text.splitlines()
+    if len(lines) > 1:
+        text = " ".join(part.strip() for part in lines if part.strip())
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+DIM = "\x1b[2m"
+RESET = "\x1b[0m"
+
+
+class Console:
+    """Everything glm says on stderr: warnings, notes, errors and reasoning."""
+
+    def __init__(self, env: Env, *, quiet: bool = False, verbose: bool = False) -> None:
+        self.env = env
+        self.quiet = quiet
+        self.verbose = verbose
+        self._at_line_start = True
+        self._spinner: Any = None
+
+    def start_spinner(self, label: str = "thinking…") -> None:
+        """While waiting: drawn only when stderr is a terminal, not TERM=dumb, not --quiet
+        (with NO_COLOR, without escape codes). Any later stderr line, and the first
+        byte of the answer, erase it."""
+        if (
+            self._spinner is not None
+            or self.quiet
+            or not self.env.stderr_isatty
+            or self.env.environ.get("TERM") == "dumb"
+        ):
+            return
+        from glm_cli.output.spinner import Spinner
+
+        plain = "NO_COLOR" in self.env.environ
+        self._spinner = Spinner(self.env.stderr, label, plain=plain).start()
+
+    def stop_spinner(self) -> None:
+        spinner, self._spinner = self._spinner, None
+        if spinner is not None:
+            spinner.stop()
+
+    def spinner_label(self, label: str) -> None:
+        if self._spinner is not None:
+            self._spinner.label = label
+
+    def _write(self, text: str) -> None:
+        if self._spinner is not None:
+            self.stop_spinner()
+        try:
+            self.env.stderr.write(text.encode("utf-8", "replace"))
+            self.env.stderr.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            return
+        if text:
+            self._at_line_start = text.endswith("\n")
+
+    def line(self, text: str) -> None:
+        self.end_partial_line()
+        self._write(text + "\n")
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.line(f"glm: warning: {message}")
+
+    def note(self, message: str) -> None:
+        """Said only with --verbose."""
+        if self.verbose:
+            self.line(f"glm: {message}")
+
+    def error(self, message: str) -> None:
+        """The one error line: a service's message over several lines is joined, and
+        control characters (a terminal's escape codes) are shown, not sent."""
+        self.line(f"glm: error: {one_line(message)}")
+
+    def thinking(self, text: str) -> None:
+        """Reasoning as it arrives: dim on a colour terminal, plain otherwise."""
+        if self.env.color:
+            self._write(f"{DIM}{text}{RESET}")
+        else:
+            self._write(text)
+
+    def end_partial_line(self) -> None:
+        if not self._at_line_start:
+            self._write("\n")
