@@ -12,7 +12,7 @@ from typing import Any
 
 from typer.testing import CliRunner, Result
 
-from glm_cli.cli.app import app
+from glm_cli.__main__ import make_app
 from glm_cli.output.terminal import Env
 
 SECRET = "sk-test-secret-key-0123456789"
@@ -26,7 +26,7 @@ def invoke(
     The environment is the test's own (see the `glm_env` fixture). Pass an
     `glm_cli.output.terminal.Env` as `obj` to pretend stdout or stderr is a terminal.
     """
-    return CliRunner().invoke(app, list(args), input=input, obj=obj, catch_exceptions=False)
+    return CliRunner().invoke(make_app(), list(args), input=input, obj=obj, catch_exceptions=False)
 
 
 @dataclass

@@ -569,7 +569,7 @@ def report():
     heavy = ("httpx", "orjson", "sqlite3", "readline", "glm_cli.history.store",
              "glm_cli.commands.interactive")
     sys.stderr.write("LOADED=" + ",".join(sorted(m for m in heavy if m in sys.modules)) + "\\n")
-from glm_cli.cli.app import main
+from glm_cli.__main__ import main
 main()
 """
 

@@ -19,7 +19,7 @@ import pytest
 import typer.main
 
 from glm_cli import shipped
-from glm_cli.cli.app import app
+from glm_cli.__main__ import make_app
 from glm_cli.core.exit_codes import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def commands_and_options() -> tuple[set[str], set[str]]:
         for name, sub in getattr(command, "commands", {}).items():
             walk(sub, (*path, name))
 
-    walk(typer.main.get_command(app), ())
+    walk(typer.main.get_command(make_app()), ())
     return commands, options
 
 

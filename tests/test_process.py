@@ -120,7 +120,7 @@ sys.argv = ["glm", *{args!r}]
 def report():
     loaded = sorted(name for name in ("httpx", "orjson") if name in sys.modules)
     sys.stderr.write("LOADED=" + ",".join(loaded) + "\\n")
-from glm_cli.cli.app import main
+from glm_cli.__main__ import main
 main()
 """
 

@@ -126,7 +126,7 @@ def _env(stderr: Any, *, tty: bool = True, **environ: str) -> Env:
 def test_console_draws_no_spinner(tty: bool, quiet: bool, environ: dict[str, str]) -> None:
     console = Console(_env(TtyBuffer(), tty=tty, **environ), quiet=quiet)
     console.start_spinner()
-    assert console._spinner is None
+    assert console.spinner is None
 
 
 def test_console_line_erases_the_spinner_first(monkeypatch: pytest.MonkeyPatch) -> None:

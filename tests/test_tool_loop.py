@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
-from glm_cli.commands.common import Job
-from glm_cli.core.messages import ChatRequest, Content, Done, Event, ToolCall
-from glm_cli.engine import tool_loop
-from glm_cli.engine.tool_loop import for_next_turn, run_exchange
+from glm_cli.cli.job import Job
+from glm_cli.core.messages import ChatRequest, Content, Done, Event, Message, ToolCall
+from glm_cli.engine import tool_runner
+from glm_cli.engine.tool_loop import Turn, for_next_turn
 from glm_cli.output.terminal import Console, Env
 from glm_cli.wire import get_protocol
 from tests.fake_service import FakeService, Reply
@@ -504,7 +504,7 @@ def test_tool_confirm_asks_on_the_terminal(
     monkeypatch: pytest.MonkeyPatch, answer: bytes, ran: bool,
 ) -> None:
     terminal = FakeTerminal(answer)
-    monkeypatch.setattr(tool_loop, "open_terminal", lambda: terminal)
+    monkeypatch.setattr(tool_runner, "open_terminal", lambda: terminal)
     service.script(asks(call("c1", '{"city": "Oslo"}')), Reply(content="ok"))
     result = ask(*tools, "--tool-confirm", "--tool-cmd", f"get_weather={command('weather')}",
                  "hi")
@@ -588,15 +588,23 @@ def _job(given: dict[str, Any]) -> Job:
     return Job.prepare(given, env, Console(env))
 
 
-def test_run_exchange_returns_the_messages_it_added(
+def _turn(job: Job, request: ChatRequest) -> tuple[list[Message], list[Event]]:
+    """One turn, its events pulled to the end: (what it added, the events)."""
+    with job.client() as client:
+        turn = Turn(client, request, job.deadline, job.tools(request.params), job.console,
+                    job.env.stderr)
+        events = [event for batch in turn for event in batch]
+    return turn.added, events
+
+
+def test_a_turn_returns_the_messages_it_added(
     glm_env: dict[str, str], service: FakeService, tools: list[str]
 ) -> None:
     service.script(asks(call("c1", '{"city": "Oslo"}'), reasoning="Think."),
                    Reply(content="Sunny.", reasoning="Again."))
     job = _job({"tool": [tools[1]], "tool_cmd": [f"get_weather={command('weather')}"]})
     request = job.chat_request("Weather?")
-    events: list[Event] = []
-    added = run_exchange(job, request, events.append)
+    added, events = _turn(job, request)
     assert added == [
         {"role": "assistant", "content": None, "reasoning_content": "Think.",
          "tool_calls": [{"id": "c1", "type": "function",
@@ -610,13 +618,12 @@ def test_run_exchange_returns_the_messages_it_added(
     assert [type(e) for e in events].count(Done) == 1
 
 
-def test_run_exchange_without_tools_is_one_plain_exchange(
+def test_a_turn_without_tools_is_one_plain_exchange(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     service.script(Reply(content=["Hel", "lo"], reasoning=None))
     job = _job({})
-    events: list[Event] = []
-    added = run_exchange(job, job.chat_request("hi"), events.append)
+    added, events = _turn(job, job.chat_request("hi"))
     assert added == [{"role": "assistant", "content": "Hello"}]
     assert [e.text for e in events if isinstance(e, Content)] == ["Hel", "lo"]
 

@@ -672,7 +672,7 @@ sys.argv = ["glm", *{args!r}]
 @atexit.register
 def report():
     sys.stderr.write("SHLEX=" + str("shlex" in sys.modules) + "\\n")
-from glm_cli.cli.app import main
+from glm_cli.__main__ import main
 main()
 """
 

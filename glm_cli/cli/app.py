@@ -1,4 +1,10 @@
-"""The command line: the typer app and its commands (failures end in `outcome`).
+"""The command line: the typer app, built on demand, its commands bound to a runner.
+
+`build_app(run)` declares every command with its options (`cli.options`); each
+command calls `run(name, given, obj)`, which `__main__` binds to
+`commands.run`, so this layer never imports the commands. `only` builds just
+the command named on the command line (typer builds every option of every
+command it declares: a measurable part of start-up).
 
 Imports here stay light (typer and glm's own pure modules): httpx and orjson are
 loaded only when a command actually makes a request.
@@ -19,6 +25,7 @@ from typer.exceptions import Abort
 from glm_cli import __version__
 from glm_cli.cli.options import (
     CHAT,
+    CONFIG_INIT,
     CONNECTION,
     JSON_ONLY,
     MARKDOWN,
@@ -29,19 +36,49 @@ from glm_cli.cli.options import (
     REQUEST,
     TOOL_DEFINITIONS,
     TOOLS,
+    OptionList,
     with_options,
 )
-from glm_cli.cli.outcome import reported
-from glm_cli.commands.config_cmd import config_app
-from glm_cli.core.errors import GlmError
 from glm_cli.core.exit_codes import ExitCode
-from glm_cli.output.terminal import Console, Env
+
+Runner = Callable[[str, dict[str, Any], Any], None]
+"""Runs a command: its name (`ask`, `config show`), the options given, the click
+context's `obj` (tests pass an `Env` there)."""
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+COMMANDS: dict[str, tuple[OptionList, str]] = {
+    "ask": (
+        PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION,
+        "One question, one answer: the answer's text on stdout.",
+    ),
+    "chat": (
+        PROMPT + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION,
+        "Multi-turn: a loop on a terminal; from scripts, continue a session or a file.",
+    ),
+    "json": (
+        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT + CONNECTION,
+        "JSON mode: the answer checked, printed as one JSON document.",
+    ),
+    "raw": (
+        PROMPT + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + OUTPUT + CONNECTION,
+        "The wire format: the provider's own response, or its stream as NDJSON.",
+    ),
+}
+CONFIG_OPTION = [option for option in CONNECTION if option[0] == "config"]
+MODEL = [option for option in REQUEST if option[0] == "model"]
+CONFIG_COMMANDS: dict[str, tuple[OptionList, str]] = {
+    "path": (CONFIG_OPTION, "Print the config file in use (it may not exist yet)."),
+    "show": (MODEL + CONNECTION, "Print the effective settings and where each came from."),
+    "init": (CONFIG_OPTION + CONFIG_INIT, "Write a commented config template (mode 0600); "
+             "--force overwrites."),
+}
 
 
 class GlmGroup(TyperGroup):
     """Runs click without its standalone mode, so parse errors are one plain line too."""
 
-    def main(  # type: ignore[override]
+    def main(  # type: ignore[override]  # typer's signature is looser than click's
         self, args: Any = None, prog_name: str | None = None, **extra: Any
     ) -> Any:
         extra.pop("standalone_mode", None)
@@ -61,19 +98,14 @@ class GlmGroup(TyperGroup):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-app = typer.Typer(
-    cls=GlmGroup,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="A command-line client for the GLM-5.2 model, made for pipes and scripts.",
-    epilog="Exit status: 0 ok, 1 internal, 2 usage, 3 auth, 4 rate limit or quota, "
-    "5 service or network, 6 unusable answer, 130/143/141 interrupted/terminated/pipe closed. "
-    "See glm(1).",
-    no_args_is_help=False,
-    invoke_without_command=True,
-)
+def _typer(**settings: Any) -> typer.Typer:
+    return typer.Typer(
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings=HELP_OPTIONS,
+        **settings,
+    )
 
 
 def _version(value: bool) -> None:
@@ -82,8 +114,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def root(
+def _root(
     ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -94,93 +125,43 @@ def root(
         raise typer.Exit(ExitCode.USAGE)
 
 
-def run_command(name: str, given: dict[str, Any], ctx_obj: Any = None) -> None:
-    """Run one command; every failure ends in `outcome.reported` as one line and a code."""
-    env = ctx_obj if isinstance(ctx_obj, Env) else Env.from_process()
-    console = Console(env)
-    job = None
-
-    def report_in_output(error: GlmError) -> None:
-        if job is not None and job.renderer is not None:
-            job.renderer.failed(error)
-
-    with reported(console, debug=bool(given.get("debug")), on_failure=report_in_output):
-        from glm_cli.commands.common import Job
-
-        job = Job.prepare(given, env, console)
-        _command_runner(name)(job)
-
-
-def _command_runner(name: str) -> Callable[[Any], None]:
-    if name == "json":
-        from glm_cli.commands import json_cmd
-
-        return json_cmd.run
-    if name == "raw":
-        from glm_cli.commands import raw
-
-        return raw.run
-    if name == "chat":
-        from glm_cli.commands import chat
-
-        return chat.run
-    from glm_cli.commands import ask
-
-    return ask.run
-
-
 def _current_obj() -> Any:
     context = get_current_context(silent=True)
     return context.obj if context is not None else None
 
 
-@app.command(context_settings={"help_option_names": ["-h", "--help"]})
-@with_options(PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION)
-def ask(given: dict[str, Any]) -> None:
-    """One question, one answer: the answer's text on stdout."""
-    run_command("ask", given, _current_obj())
+def _declare(app: typer.Typer, run: Runner, full_name: str, name: str,
+             options: OptionList, doc: str) -> None:
+    def body(given: dict[str, Any]) -> None:
+        run(full_name, given, _current_obj())
+
+    body.__name__ = name.replace("-", "_") + "_command"
+    body.__doc__ = doc
+    app.command(name=name, context_settings=HELP_OPTIONS)(with_options(options)(body))
 
 
-@app.command(context_settings={"help_option_names": ["-h", "--help"]})
-@with_options(PROMPT + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION)
-def chat(given: dict[str, Any]) -> None:
-    """Multi-turn: a loop on a terminal; from scripts, continue a session or a file."""
-    run_command("chat", given, _current_obj())
-
-
-@app.command(name="json", context_settings={"help_option_names": ["-h", "--help"]})
-@with_options(PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT + CONNECTION)
-def json_command(given: dict[str, Any]) -> None:
-    """JSON mode: the answer checked, printed as one JSON document."""
-    run_command("json", given, _current_obj())
-
-
-@app.command(context_settings={"help_option_names": ["-h", "--help"]})
-@with_options(PROMPT + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + OUTPUT + CONNECTION)
-def raw(given: dict[str, Any]) -> None:
-    """The wire format: the provider's own response, or its stream as NDJSON."""
-    run_command("raw", given, _current_obj())
-
-
-app.add_typer(config_app, name="config")
-
-
-def main() -> None:
-    """The `glm` script. typer builds every command's options at start-up; when the
-    command is named on the command line only that one is built (a measurable part
-    of start-up with ~50 options per command). `glm --version` alone needs none."""
-    argv = sys.argv[1:]
-    if argv == ["--version"]:
-        sys.stdout.write(f"glm {__version__}\n")
-        return
-    if argv and not argv[0].startswith("-"):
-        wanted = [c for c in app.registered_commands if _command_name(c) == argv[0]]
-        groups = [g for g in app.registered_groups if g.name == argv[0]]
-        if wanted or groups:
-            app.registered_commands = wanted
-            app.registered_groups = groups
-    app(prog_name="glm")
-
-
-def _command_name(info: Any) -> str:
-    return str(info.name or info.callback.__name__.replace("_", "-"))
+def build_app(run: Runner, only: str | None = None) -> typer.Typer:
+    """The typer app; with `only`, just that command (or group) is declared."""
+    app = _typer(
+        cls=GlmGroup,
+        help="A command-line client for the GLM-5.2 model, made for pipes and scripts.",
+        epilog="Exit status: 0 ok, 1 internal, 2 usage, 3 auth, 4 rate limit or quota, "
+        "5 service or network, 6 unusable answer, 130/143/141 interrupted/terminated/pipe "
+        "closed. See glm(1).",
+        no_args_is_help=False,
+        invoke_without_command=True,
+    )
+    app.callback()(_root)
+    wanted = only if only in (*COMMANDS, "config") else None
+    for name, (options, doc) in COMMANDS.items():
+        if wanted in (None, name):
+            _declare(app, run, name, name, options, doc)
+    if wanted in (None, "config"):
+        config = _typer(
+            name="config", help="The configuration in use: path, show, init.",
+            no_args_is_help=True,
+        )
+        for name, (options, doc) in CONFIG_COMMANDS.items():
+            _declare(config, run, f"config {name}", name, options, doc)
+        app.add_typer(config, name="config")
+    return app

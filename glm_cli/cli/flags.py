@@ -66,8 +66,9 @@ REQUEST_CHECKS: tuple[tuple[str, Callable[[str, Any], Any]], ...] = (
 )
 
 
-def request_params(flags: Flags, *, use_defaults: bool = True) -> RequestParams:
-    """Check every request flag of SPEC §1.2 before anything is sent."""
+def request_params(flags: Flags, protocol: str, *, use_defaults: bool = True) -> RequestParams:
+    """Check every request flag of SPEC §1.2, and what `protocol` allows of them,
+    before anything is sent."""
     params = RequestParams()
     for name, check in REQUEST_CHECKS:
         value, source = flags.lookup(name, use_defaults=use_defaults)
@@ -75,7 +76,8 @@ def request_params(flags: Flags, *, use_defaults: bool = True) -> RequestParams:
             setattr(params, name, check(source, value))
     validate.think_and_effort(params.think, params.effort)
     params.tools = tools.request_tools(flags)
-    tools.loop_settings(flags, params.tools)  # checked now; the tool loop reads them again
+    tools.check_protocol(params.tools, protocol)
+    check_top_p_range(params, protocol)
     return params
 
 

@@ -20,19 +20,16 @@ import nothing heavy unless a tool flag was given.
 from __future__ import annotations
 
 import re
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from glm_cli.cli import validate
 from glm_cli.core.errors import UsageError
-from glm_cli.core.records import record
+from glm_cli.engine.tool_runner import LoopSettings
 
 if TYPE_CHECKING:
     from glm_cli.cli.flags import Flags
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-DEFAULT_MAX_ROUNDS = 8
-DEFAULT_TIMEOUT = 60.0
 MCP_TRANSPORTS = ("sse", "streamable-http")
 
 DEFINITION_FLAGS = (
@@ -305,17 +302,6 @@ def check_protocol(tools: list[dict[str, Any]], protocol: str) -> None:
                 f"{OPENAI_ONLY[kind]}: {kind} tools are an openai-protocol feature of the "
                 f"service, not available on the {protocol} protocol (use --protocol openai)"
             )
-
-
-@record
-class LoopSettings:
-    """How the tool loop runs: which function tool runs which command, and its limits."""
-
-    commands: dict[str, list[str]] = field(default_factory=dict)
-    """Tool name → argv (split with shlex; never run through a shell)."""
-    max_rounds: int = DEFAULT_MAX_ROUNDS
-    timeout: float = DEFAULT_TIMEOUT
-    confirm: bool = False
 
 
 def loop_settings(flags: Flags, tools: list[dict[str, Any]]) -> LoopSettings:

@@ -11,9 +11,10 @@ import math
 import re
 
 from glm_cli.core.errors import UsageError
+from glm_cli.core.messages import EFFORTS, NO_THINKING_EFFORTS
 
-EFFORTS = ("max", "xhigh", "high", "medium", "low", "minimal", "none")
-NO_THINKING_EFFORTS = frozenset({"none", "minimal"})
+__all__ = ["EFFORTS", "NO_THINKING_EFFORTS"]
+
 MAX_TOKENS_LIMIT = 131072
 MAX_STOPS = 4
 MAX_TOOLS = 128

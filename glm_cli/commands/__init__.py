@@ -1,1 +1,46 @@
-"""One module per command; `common` holds what they share (the exchange itself)."""
+"""The command bodies: each takes a prepared `cli.job.Job` and drives the engine.
+
+`run` is what every command of the typer app calls (`__main__` binds it): the one
+place a run is prepared and its failure turned into an exit code (`cli.outcome`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from glm_cli.cli.job import Job
+from glm_cli.cli.outcome import reported
+from glm_cli.output.terminal import Console, Env
+
+
+def run(name: str, given: dict[str, Any], obj: Any = None) -> None:
+    """Run command `name` (`ask`, `config show`) with the options `given`."""
+    env = obj if isinstance(obj, Env) else Env.from_process()
+    console = Console(env)
+    with reported(console, debug=bool(given.get("debug"))):
+        if name.startswith("config "):
+            from glm_cli.commands import config_cmd
+
+            config_cmd.run(name.removeprefix("config "), given, env, console)
+            return
+        job = Job.prepare(given, env, console)
+        _body(name)(job)
+
+
+def _body(name: str) -> Callable[[Job], None]:
+    if name == "json":
+        from glm_cli.commands import json_cmd
+
+        return json_cmd.run
+    if name == "raw":
+        from glm_cli.commands import raw
+
+        return raw.run
+    if name == "chat":
+        from glm_cli.commands import chat
+
+        return chat.run
+    from glm_cli.commands import ask
+
+    return ask.run

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from glm_cli.cli import validate
+from glm_cli.cli.job import Job
 from glm_cli.cli.prompt import system_prompt
 from glm_cli.commands.chat_turn import TurnOptions, take_turn
-from glm_cli.commands.common import Job
 from glm_cli.core.errors import UsageError
 from glm_cli.core.records import record
 from glm_cli.history.conversation import (

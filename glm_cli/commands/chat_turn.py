@@ -10,11 +10,10 @@ filtered or interrupted request raises before that point, so it appends nothing.
 
 from __future__ import annotations
 
-from glm_cli.commands.ask import make_renderer
-from glm_cli.commands.common import Job
+from glm_cli.cli.job import Job
+from glm_cli.commands.ask import make_renderer, show
 from glm_cli.core.messages import RequestParams
 from glm_cli.core.records import record
-from glm_cli.engine.tool_loop import run_exchange
 from glm_cli.history.conversation import (
     KEEP,
     Conversation,
@@ -51,11 +50,8 @@ def take_turn(job: Job, history: History, prompt: str, options: TurnOptions) -> 
     if job.output.dry_run:
         job.dry_run(body)
         return
-    job.sink.started = False  # a new answer: nothing written yet, so retries are allowed
-    job.sink.ends_with_newline = True
-    renderer = job.renderer = make_renderer(job)
-    added = run_exchange(job, request, renderer.handle, body=body)
-    history.append([user, *(kept(message) for message in added)], store)
+    current = show(job, make_renderer(job), request, body)
+    history.append([user, *(kept(message) for message in current.added)], store)
 
 
 def _system(

@@ -8,8 +8,7 @@
 - `init`: writes a commented template (mode 0600, parent directory created);
   an existing file is kept unless `--force` (exit 2).
 
-This module is imported by `cli` at start-up, so it needs nothing but typer; what
-the commands use is imported when they run.
+What a subcommand needs beyond this module is imported when it runs.
 """
 
 from __future__ import annotations
@@ -18,45 +17,25 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import typer
-from typer._click.globals import get_current_context
-
-from glm_cli.cli.options import CONFIG_INIT, CONNECTION, REQUEST, with_options
-from glm_cli.cli.outcome import reported
-from glm_cli.core.errors import StdoutClosed, UsageError
+from glm_cli.core.errors import UsageError
+from glm_cli.output.sink import Sink
 from glm_cli.output.terminal import Console, Env
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-MODEL = [option for option in REQUEST if option[0] == "model"]
-
-config_app = typer.Typer(
-    name="config",
-    help="The configuration in use: path, show, init.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
 Action = Callable[[dict[str, Any], Env, Console], list[str]]
 
 
-def _run(action: Action, given: dict[str, Any]) -> None:
-    """Run one subcommand: its lines to stdout; a failure is one stderr line and a code."""
-    context = get_current_context(silent=True)
-    obj = context.obj if context is not None else None
-    env = obj if isinstance(obj, Env) else Env.from_process()
-    console = Console(env)
-    with reported(console):
-        lines = action(given, env, console)
-        try:
-            env.stdout.write("".join(line + "\n" for line in lines).encode("utf-8"))
-            env.stdout.flush()
-        except BrokenPipeError as error:
-            raise StdoutClosed("stdout was closed") from error
+def run(name: str, given: dict[str, Any], env: Env, console: Console) -> None:
+    """Run `glm config NAME`: its lines go to stdout through the one sink."""
+    actions: dict[str, Action] = {
+        "path": lambda given, env, console: [str(_path(given, env)[0])],
+        "show": show,
+        "init": init,
+    }
+    lines = actions[name](given, env, console)
+    Sink(env.stdout).write("".join(line + "\n" for line in lines))
 
 
 def _path(given: dict[str, Any], env: Env) -> tuple[Path, str]:
@@ -71,27 +50,6 @@ def _path(given: dict[str, Any], env: Env) -> tuple[Path, str]:
     if env.environ.get("XDG_CONFIG_HOME"):
         return path, "XDG_CONFIG_HOME"
     return path, ""
-
-
-@config_app.command("path", context_settings={"help_option_names": ["-h", "--help"]})
-@with_options([option for option in CONNECTION if option[0] == "config"])
-def path_command(given: dict[str, Any]) -> None:
-    """Print the config file in use (it may not exist yet)."""
-    _run(lambda given, env, console: [str(_path(given, env)[0])], given)
-
-
-@config_app.command("show", context_settings={"help_option_names": ["-h", "--help"]})
-@with_options(MODEL + CONNECTION)
-def show_command(given: dict[str, Any]) -> None:
-    """Print the effective settings and where each came from."""
-    _run(show, given)
-
-
-@config_app.command("init", context_settings={"help_option_names": ["-h", "--help"]})
-@with_options([option for option in CONNECTION if option[0] == "config"] + CONFIG_INIT)
-def init_command(given: dict[str, Any]) -> None:
-    """Write a commented config template (mode 0600); --force overwrites."""
-    _run(init, given)
 
 
 def _from(source: str, config_path: Path) -> str:
@@ -116,7 +74,8 @@ def _value(value: Any) -> str:
 
 def show(given: dict[str, Any], env: Env, console: Console) -> list[str]:
     from glm_cli.cli.flags import Flags, net_options
-    from glm_cli.net.transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+    from glm_cli.cli.validate import non_empty
+    from glm_cli.net.options import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
     from glm_cli.settings.config import load
     from glm_cli.settings.resolve import resolve
 
@@ -127,6 +86,8 @@ def show(given: dict[str, Any], env: Env, console: Console) -> list[str]:
         console.warn(warning)
     flags = Flags(given, config)
     settings = resolve(flags, env.environ, config)
+    if flags.cli("model") is not None:
+        non_empty("--model", flags.cli("model"))
     for warning in settings.warnings:
         console.warn(warning)
     sources = settings.sources

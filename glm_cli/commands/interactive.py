@@ -20,9 +20,8 @@ import readline
 from pathlib import Path
 
 from glm_cli.cli import validate
-from glm_cli.cli.flags import check_top_p_range, request_params
+from glm_cli.cli.job import Job
 from glm_cli.commands.chat_turn import TurnOptions, take_turn
-from glm_cli.commands.common import Job
 from glm_cli.core.errors import GlmError, StdoutClosed, UsageError
 from glm_cli.history.conversation import Conversation, History, Keep, MemoryHistory, SystemChange
 from glm_cli.history.jsonl import save
@@ -54,8 +53,7 @@ class ChatLoop:
         self.max_history = max_history
         self.system = system
         """The system prompt given here (flag or /system), or KEEP: the stored one."""
-        self.params = request_params(job.flags)
-        check_top_p_range(self.params, job.protocol.name)
+        self.params = job.params()
         self.history_file = data_dir(job.env.environ) / HISTORY_FILE
 
     def run(self) -> None:
@@ -114,12 +112,8 @@ class ChatLoop:
             self._interrupted()
         except StdoutClosed:
             raise
-        except GlmError as error:
-            if self.job.renderer is not None:
-                self.job.renderer.failed(error)
+        except GlmError as error:  # the renderer has already ended its output
             self.job.console.error(error.line())
-        finally:
-            self.job.renderer = None
 
     def _interrupted(self) -> None:
         console, sink = self.job.console, self.job.sink

@@ -6,18 +6,20 @@ checking, never for re-serialising, so no number changes.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
+from glm_cli.cli.job import Job
 from glm_cli.cli.prompt import read_text_file
-from glm_cli.commands.ask import make_renderer
-from glm_cli.commands.common import Job
+from glm_cli.commands.ask import make_renderer, turn
 from glm_cli.core import jsontext
-from glm_cli.core.accumulate import Result, accumulate
-from glm_cli.core.errors import UnusableAnswer, UsageError
-from glm_cli.core.messages import ChatRequest, Event, Message
-from glm_cli.engine.tool_loop import for_next_turn, run_exchange
-from glm_cli.output.render import check_finish, usage_line
+from glm_cli.core.errors import GlmError, StdoutClosed, UnusableAnswer, UsageError
+from glm_cli.core.finish import check_finish
+from glm_cli.core.messages import ChatRequest, Done, Message
+from glm_cli.engine.exchange import Client, always
+from glm_cli.engine.tool_loop import for_next_turn
+from glm_cli.output.render import Renderer, usage_line
 
 JSON_HINT = "Answer with a single JSON value and nothing else."
 _MENTIONS_JSON = re.compile("json", re.IGNORECASE)
@@ -75,21 +77,30 @@ def run(job: Job) -> None:
     if job.output.dry_run:
         job.dry_run(body)
         return
-    text, added = _ask(job, request, body)
+    shown: list[Renderer] = []
+    """The renderers of the exchanges (--ndjson): the latest reports a failure too."""
     try:
-        value = _check(text)
-        problem = schema_error(schema, value) if schema is not None else None
-        if problem is not None:
-            job.console.note(f"the answer does not match the schema ({problem}); asking again")
-            repair = _repair_request(request, added, problem)
-            text, _ = _ask(job, repair)
+        _new_renderer(job, shown)
+        with job.client() as client:
+            text, added = _ask(job, client, request, shown, body)
             value = _check(text)
             problem = schema_error(schema, value) if schema is not None else None
             if problem is not None:
-                raise UnusableAnswer(f"the answer does not match the schema: {problem}")
+                job.console.note(f"the answer does not match the schema ({problem}); asking again")
+                repair = _repair_request(request, added, problem)
+                _new_renderer(job, shown)
+                text, _ = _ask(job, client, repair, shown)
+                value = _check(text)
+                problem = schema_error(schema, value) if schema is not None else None
+                if problem is not None:
+                    raise UnusableAnswer(f"the answer does not match the schema: {problem}")
     except UnusableAnswer as error:
         if error.detail is not None:
             job.console.line(error.detail)
+        _report(shown, error)
+        raise
+    except GlmError as error:
+        _report(shown, error)
         raise
     if not job.output.ndjson:
         inner = jsontext.unfence(text)
@@ -97,25 +108,42 @@ def run(job: Job) -> None:
         job.sink.write(out + "\n")
 
 
+def _new_renderer(job: Job, shown: list[Renderer]) -> None:
+    if job.output.ndjson:
+        shown.append(make_renderer(job))
+
+
+def _report(shown: list[Renderer], error: GlmError) -> None:
+    if shown:
+        with contextlib.suppress(StdoutClosed):
+            shown[-1].failed(error)
+
+
 def _ask(
-    job: Job, request: ChatRequest, body: dict[str, Any] | None = None
+    job: Job,
+    client: Client,
+    request: ChatRequest,
+    shown: list[Renderer],
+    body: dict[str, Any] | None = None,
 ) -> tuple[str, list[Message]]:
-    """The final answer's text, and the messages the exchange added (tool rounds too)."""
-    result = Result()
-    renderer = make_renderer(job) if job.output.ndjson else None
-    job.renderer = renderer
+    """The final answer's text, and the messages the exchange added (tool rounds too).
 
-    def on_event(event: Event) -> None:
-        accumulate(event, result)
+    With --ndjson the events are rendered as they arrive (by the latest of `shown`);
+    otherwise nothing reaches stdout until the JSON is checked.
+    """
+    renderer = shown[-1] if shown else None
+    with job.waiting():
+        current = turn(job, client, request, body, renderer.may_retry if renderer else always)
         if renderer is not None:
-            renderer.handle(event)
-        elif result.done is event:
+            renderer.show(current)
+        else:
+            for _ in current:
+                pass
+            done = current.result.done or Done(None)
             if job.output.usage:
-                job.console.line(usage_line(result.done))
-            check_finish(result.done, job.console)
-
-    added = run_exchange(job, request, on_event, body=body)
-    return added[-1].get("content") or "", added
+                job.console.line(usage_line(done))
+            check_finish(done, job.console)
+    return current.added[-1].get("content") or "", current.added
 
 
 def _check(text: str) -> Any:

@@ -11,13 +11,10 @@ from typing import Any
 
 import orjson
 
-from glm_cli.cli.flags import check_top_p_range, request_params
+from glm_cli.cli.job import Job
 from glm_cli.cli.prompt import decode_utf8, system_prompt
-from glm_cli.commands.common import Job
-from glm_cli.core.errors import ServiceError, UsageError
-from glm_cli.core.messages import Done, Event
-from glm_cli.output.render import check_finish
-from glm_cli.wire.sse import SSEvent
+from glm_cli.core.errors import UsageError
+from glm_cli.output.render import WireRenderer
 
 
 def _read_body(job: Job, source: str) -> dict[str, Any]:
@@ -48,9 +45,7 @@ def build_body(job: Job) -> dict[str, Any]:
         request = job.chat_request(job.prompt(), system=job.system())
         return job.encode(request)
     body = _read_body(job, source)
-    params = request_params(job.flags, use_defaults=False)
-    check_top_p_range(params, job.protocol.name)
-    encoded = job.protocol.encode_params(params)
+    encoded = job.protocol.encode_params(job.params(use_defaults=False))
     for warning in encoded.warnings:
         job.console.warn(warning)
     body.update(encoded.body)
@@ -72,21 +67,8 @@ def run(job: Job) -> None:
     if job.output.dry_run:
         job.dry_run(body)
         return
-
-    def on_whole(data: bytes) -> None:
-        job.sink.write_bytes(data if data.endswith(b"\n") else data + b"\n")
-
-    def on_payload(event: SSEvent) -> None:
-        if event.data != b"[DONE]":  # the stream's end marker is not a payload
-            job.sink.write_bytes(event.data + b"\n")
-
-    def on_event(event: Event) -> None:
-        if type(event) is Done:
-            check_finish(event, job.console)
-
-    try:
-        job.exchange_raw(body, on_whole, on_payload, on_event)
-    except ServiceError as error:
-        if error.body is not None:
-            on_whole(error.body)
-        raise
+    renderer = WireRenderer(job.sink, job.console)
+    with renderer.reporting(), job.client() as client, job.waiting():
+        exchange = client.exchange(body, job.deadline, may_retry=renderer.may_retry, wire=True)
+        with exchange:
+            renderer.show(exchange)

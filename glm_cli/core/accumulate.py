@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any
 
-from glm_cli.core.messages import Content, Done, Event, Reasoning, ToolCall, WebSearch
+from glm_cli.core.messages import Content, Done, Event, Reasoning, Restart, ToolCall, WebSearch
 from glm_cli.core.records import record
 
 
@@ -39,6 +39,9 @@ class Text:
 
 @record
 class Result:
+    """Everything one answer said so far: the one snapshot that streamed events and
+    the final result are both read from, so the two cannot disagree."""
+
     content: Text = field(default_factory=Text)
     reasoning: Text = field(default_factory=Text)
     tool_calls: list[ToolCall] = field(default_factory=list)
@@ -50,16 +53,19 @@ class Result:
         return self.content.value()
 
 
-def accumulate(event: Event, result: Result) -> None:
-    """Fold one event into `result` (the same for streamed and whole responses)."""
-    kind = type(event)
-    if kind is Content:
-        result.content.add(event.text)  # type: ignore[union-attr]
-    elif kind is Reasoning:
-        result.reasoning.add(event.text)  # type: ignore[union-attr]
-    elif kind is ToolCall:
-        result.tool_calls.append(event)  # type: ignore[arg-type]
-    elif kind is WebSearch:
-        result.web_search.extend(event.results)  # type: ignore[union-attr]
-    elif kind is Done:
-        result.done = event  # type: ignore[assignment]
+def accumulate(event: Event, result: Result) -> Result:
+    """Fold one event into `result` (the same for streamed and whole responses); a
+    `Restart` starts a new snapshot, which is returned."""
+    if type(event) is Content:
+        result.content.add(event.text)
+    elif type(event) is Reasoning:
+        result.reasoning.add(event.text)
+    elif type(event) is ToolCall:
+        result.tool_calls.append(event)
+    elif type(event) is WebSearch:
+        result.web_search.extend(event.results)
+    elif type(event) is Done:
+        result.done = event
+    elif type(event) is Restart:
+        return Result()
+    return result

@@ -12,6 +12,11 @@ from typing import Any
 
 from glm_cli.core.records import record
 
+EFFORTS = ("max", "xhigh", "high", "medium", "low", "minimal", "none")
+"""`--effort` levels (SPEC §1.2)."""
+NO_THINKING_EFFORTS = frozenset({"none", "minimal"})
+"""Efforts that turn thinking off."""
+
 Message = dict[str, Any]
 """An OpenAI-style message: {"role", "content", and tool fields}."""
 
@@ -101,7 +106,21 @@ class Done:
     content_filter: list[dict[str, Any]] | None = None
 
 
-Event = Reasoning | Content | ToolCall | WebSearch | Done
+class Restart:
+    """A failed attempt is being retried: forget what it sent (held text, tool calls,
+    sources). Only ever sent while nothing of the answer reached stdout."""
+
+    __slots__ = ()
 
 
-NEUTRAL_FINISH = {"stop", "length", "tool_calls", "sensitive", "network_error"}
+class Payload:
+    """The wire's own bytes (`glm raw`): one SSE event's data, or a `whole` body."""
+
+    __slots__ = ("data", "whole")
+
+    def __init__(self, data: bytes, whole: bool = False) -> None:
+        self.data = data
+        self.whole = whole
+
+
+Event = Content | Reasoning | ToolCall | WebSearch | Done | Restart | Payload

@@ -20,7 +20,7 @@ import orjson
 
 from glm_cli.core.messages import Message, ToolCall
 from glm_cli.core.records import record
-from glm_cli.output.render import tool_call_object
+from glm_cli.core.tool_calls import tool_call_object
 
 ROLES = ("system", "user", "assistant", "tool")
 

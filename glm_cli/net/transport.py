@@ -1,89 +1,84 @@
-"""HTTP: one request, with timeouts, retries, the fallback URL, and closing at once.
+"""HTTP, and the only module that imports httpx: one attempt of one request.
 
-`Transport.send` posts the body and hands the open response to a `handle`
-callable (which reads and renders it). A failure before any output was written
-is retried by the policy of SPEC §3; after output, never. The response and the
-connection are closed on every way out, so an interrupted glm stops the service
-generating.
+`Transport` owns one connection pool (an `httpx.Client`, which is safe to share
+between threads), so any number of exchanges, in one thread or many, reuse its
+connections. `post` makes one attempt and yields the open `Reply`; an HTTP error
+status becomes a `ServiceError` carrying the service's message, code, request id
+and `Retry-After`. Retrying is the engine's business (`engine.exchange`), so
+this layer never sleeps. Every timeout is capped by the run's `Deadline`, which
+is also checked between reads: a slow, steady stream cannot outlive `--max-time`.
+The response is closed on every way out, so an interrupted glm stops the
+service generating.
 """
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 import httpx
 
-from glm_cli import __version__
+from glm_cli.core.deadline import Deadline
 from glm_cli.core.errors import ServiceError, TransportError
 from glm_cli.core.exit_codes import is_retryable
-from glm_cli.core.retry import RetryPolicy, next_delay, parse_retry_after
+from glm_cli.core.log import Log
+from glm_cli.core.retry import parse_retry_after
+from glm_cli.net.headers import redacted
 from glm_cli.net.options import NetOptions
-from glm_cli.output.terminal import Console
-from glm_cli.settings.providers import Endpoint
 
-T = TypeVar("T")
-
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_READ_TIMEOUT = 300.0
 MAX_ERROR_BODY = 1 << 20
 
-
-def request_headers(api_key: str | None, stream: bool) -> dict[str, str]:
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream" if stream else "application/json",
-        "User-Agent": f"glm/{__version__}",
-    }
-    if api_key is not None:
-        headers["Authorization"] = f"Bearer {api_key}"
-    return headers
+ErrorFromBody = Callable[[int, bytes], ServiceError]
 
 
-def redacted(headers: dict[str, str]) -> dict[str, str]:
-    return {k: ("Bearer ***" if k.lower() == "authorization" else v) for k, v in headers.items()}
+class Reply:
+    """An open HTTP response with a 2xx status, read through the transport's rules."""
+
+    __slots__ = ("_deadline", "_response")
+
+    def __init__(self, response: httpx.Response, deadline: Deadline) -> None:
+        self._response = response
+        self._deadline = deadline
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lower case, without parameters (`text/event-stream`)."""
+        value: str = self._response.headers.get("content-type", "")
+        return value.split(";", 1)[0].strip().lower()
+
+    @property
+    def raw_content_type(self) -> str | None:
+        value: str | None = self._response.headers.get("content-type")
+        return value
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body's bytes as they arrive; network failures and the deadline as errors."""
+        return _chunks(self._response, self._deadline)
+
+    def read(self, limit: int | None = None) -> bytes:
+        parts = []
+        size = 0
+        for chunk in self.chunks():
+            parts.append(chunk)
+            size += len(chunk)
+            if limit is not None and size >= limit:
+                break
+        return b"".join(parts)
 
 
-class MaxTimeReached(TransportError):
-    pass
-
-
-_deadline_active = False
-
-
-@contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """`--max-time`: the whole run, retries and waits included, as curl's does.
-
-    Nested uses run under the outermost one (a tool loop bounds all its requests).
-    """
-    global _deadline_active
-    if seconds is None or _deadline_active:
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise MaxTimeReached(f"--max-time {seconds:g}s reached")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    _deadline_active = True
+def _chunks(response: httpx.Response, deadline: Deadline) -> Iterator[bytes]:
     try:
-        yield
-    finally:
-        _deadline_active = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def iter_body(response: httpx.Response) -> Iterator[bytes]:
-    """The body's bytes as they arrive, with network failures as TransportError."""
-    try:
-        yield from response.iter_bytes()
+        if deadline.seconds is None:
+            yield from response.iter_bytes()
+            return
+        for chunk in response.iter_bytes():
+            if deadline.expired():
+                raise deadline.reached()
+            yield chunk
     except httpx.TimeoutException as error:
+        if deadline.expired():
+            raise deadline.reached() from error
         raise TransportError(
             "timed out waiting for the service to send more", retryable=True
         ) from error
@@ -91,104 +86,64 @@ def iter_body(response: httpx.Response) -> Iterator[bytes]:
         raise TransportError(f"connection lost mid-response ({error})", retryable=True) from error
 
 
-def read_body(response: httpx.Response, limit: int | None = None) -> bytes:
-    parts = []
-    size = 0
-    for chunk in iter_body(response):
-        parts.append(chunk)
-        size += len(chunk)
-        if limit is not None and size >= limit:
-            break
-    return b"".join(parts)
-
-
 class Transport:
     def __init__(
         self,
-        endpoint: Endpoint,
         net: NetOptions,
-        console: Console,
+        log: Log,
         *,
+        error_from_body: ErrorFromBody,
+        needs_tls: bool,
         debug: bool = False,
-        error_from_body: Callable[[int, bytes], ServiceError],
-        sent_request_id: str | None = None,
+        connections: int = 10,
     ) -> None:
-        self.endpoint = endpoint
         self.net = net
-        self.console = console
+        self.log = log
         self.debug = debug
         self.error_from_body = error_from_body
-        self.sent_request_id = sent_request_id
-        self.client = self._client()
-
-    def _client(self) -> httpx.Client:
-        if self.net.timeout is not None:
-            timeout = httpx.Timeout(self.net.timeout)
-        else:
-            timeout = httpx.Timeout(DEFAULT_READ_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
-        urls = [self.endpoint.url, self.endpoint.fallback_url or ""]
-        proxied = any(
-            name in self.console.env.environ
-            for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-        )
         # Loading the CA bundle costs tens of milliseconds: skip it for plain http.
-        needs_tls = proxied or any(url.startswith("https://") for url in urls)
-        return httpx.Client(timeout=timeout, verify=needs_tls, trust_env=True)
+        self._client = httpx.Client(
+            verify=needs_tls,
+            trust_env=True,
+            limits=httpx.Limits(
+                max_connections=connections, max_keepalive_connections=connections
+            ),
+        )
 
     def close(self) -> None:
-        self.client.close()
+        self._client.close()
 
-    def send(
-        self,
-        body: bytes,
-        headers: dict[str, str],
-        handle: Callable[[httpx.Response], T],
-        output_started: Callable[[], bool],
-    ) -> T:
-        policy = RetryPolicy(self.net.retries)
-        urls = [self.endpoint.url]
-        if self.endpoint.fallback_url:
-            urls.append(self.endpoint.fallback_url)
-        current = 0
-        attempt = 1
-        while True:
-            url = urls[current]
-            self.console.note(f"POST {url} (attempt {attempt} of {policy.attempts})")
-            if self.debug:
-                self._log_request(url, headers, body)
-            try:
-                return self._attempt(url, body, headers, handle)
-            except ServiceError as error:
-                failure = error
-            except httpx.TimeoutException as error:
-                failure = TransportError(f"timed out waiting for {url}", retryable=True)
-                failure.__cause__ = error
-            except httpx.HTTPError as error:
-                failure = TransportError(f"cannot reach {url} ({error})", retryable=True)
-                failure.__cause__ = error
-            if failure.request_id is None:
-                failure.request_id = self.sent_request_id
-            if not failure.retryable or attempt >= policy.attempts or output_started():
-                raise failure
-            delay = next_delay(attempt, failure.retry_after)
-            if len(urls) > 1 and (failure.status is None or failure.status >= 500):
-                current = 1 - current
-            self.console.note(f"retrying in {delay:.1f}s after: {failure.line()}")
-            time.sleep(delay)
-            attempt += 1
+    def _timeout(self, deadline: Deadline) -> httpx.Timeout:
+        connect = deadline.bound(self.net.connect_timeout)
+        read = deadline.bound(self.net.read_timeout)
+        return httpx.Timeout(read, connect=connect, pool=connect)
 
-    def _attempt(
-        self, url: str, body: bytes, headers: dict[str, str], handle: Callable[[httpx.Response], T]
-    ) -> T:
-        with self.client.stream("POST", url, content=body, headers=headers) as response:
-            if self.debug:
-                self._log_response(response)
-            if response.status_code >= 300:
-                raise self._http_error(response)
-            return handle(response)
+    @contextmanager
+    def post(
+        self, url: str, body: bytes, headers: dict[str, str], deadline: Deadline
+    ) -> Iterator[Reply]:
+        """One attempt: the open 2xx reply, or a ServiceError/TransportError."""
+        deadline.check()
+        if self.debug:
+            self._log_request(url, headers, body)
+        try:
+            with self._client.stream(
+                "POST", url, content=body, headers=headers, timeout=self._timeout(deadline)
+            ) as response:
+                if self.debug:
+                    self._log_response(response)
+                if response.status_code >= 300:
+                    raise self._http_error(response, deadline)
+                yield Reply(response, deadline)
+        except httpx.TimeoutException as error:
+            if deadline.expired():
+                raise deadline.reached() from error
+            raise TransportError(f"timed out waiting for {url}", retryable=True) from error
+        except httpx.HTTPError as error:
+            raise TransportError(f"cannot reach {url} ({error})", retryable=True) from error
 
-    def _http_error(self, response: httpx.Response) -> ServiceError:
-        data = read_body(response, MAX_ERROR_BODY)
+    def _http_error(self, response: httpx.Response, deadline: Deadline) -> ServiceError:
+        data = Reply(response, deadline).read(MAX_ERROR_BODY)
         error = self.error_from_body(response.status_code, data)
         if response.is_redirect:  # never followed: the key goes to the provider's URLs only
             where = response.headers.get("location") or "another URL"
@@ -201,12 +156,12 @@ class Transport:
         return error
 
     def _log_request(self, url: str, headers: dict[str, str], body: bytes) -> None:
-        self.console.line(f"glm: debug: > POST {url}")
+        self.log.line(f"glm: debug: > POST {url}")
         for name, value in redacted(headers).items():
-            self.console.line(f"glm: debug: > {name}: {value}")
-        self.console.line(f"glm: debug: > {body.decode('utf-8', 'replace')}")
+            self.log.line(f"glm: debug: > {name}: {value}")
+        self.log.line(f"glm: debug: > {body.decode('utf-8', 'replace')}")
 
     def _log_response(self, response: httpx.Response) -> None:
-        self.console.line(f"glm: debug: < HTTP {response.status_code} {response.reason_phrase}")
+        self.log.line(f"glm: debug: < HTTP {response.status_code} {response.reason_phrase}")
         for name, value in response.headers.items():
-            self.console.line(f"glm: debug: < {name}: {value}")
+            self.log.line(f"glm: debug: < {name}: {value}")

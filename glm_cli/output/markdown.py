@@ -55,8 +55,13 @@ class MarkdownRenderer(TextRenderer):
         self.env = env
         self._parts: list[str] = []
 
+    def feed(self, batch: list[Event]) -> None:
+        for event in batch:
+            self.handle(event)
+        self.sink.flush()
+
     def handle(self, event: Event) -> None:
-        if isinstance(event, Content):
+        if type(event) is Content:
             if not self._parts:
                 self.console.spinner_label("writing…")
             self._parts.append(event.text)
@@ -64,6 +69,10 @@ class MarkdownRenderer(TextRenderer):
         if type(event) is Done:
             self._flush_rendered()
         super().handle(event)
+
+    def restart(self) -> None:
+        super().restart()
+        self._parts = []
 
     def _flush_rendered(self) -> None:
         text = "".join(self._parts)

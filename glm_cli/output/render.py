@@ -1,95 +1,38 @@
-"""Renderers: the only code that writes to stdout.
+"""Renderers: neutral events in, the answer out (through the `Sink`, stdout's one writer).
 
-`Sink` owns stdout (bytes, UTF-8 whatever the locale, flushed per write, a closed
-pipe turned into `StdoutClosed`). A renderer takes neutral events: `TextRenderer`
-writes the answer's text, `NdjsonRenderer` one JSON line per event. Both end
-with `finish`, which applies the finish-reason rules of SPEC §1.3.
+`TextRenderer` writes the answer's text and, at the end, one JSON line per tool
+call; `NdjsonRenderer` writes one JSON line per event. `feed` takes one batch of
+events (one network read) and flushes once. A `Restart` (a retried attempt)
+makes a renderer forget what it held of the failed attempt; a retry is only
+allowed while `may_retry()` — this renderer has not written to stdout.
+`reporting()` wraps a command's run so that a failure also ends the output in its
+format (NDJSON's `error` line). At `Done` the finish-reason policy of
+`core.finish` applies.
 """
 
 from __future__ import annotations
 
-import errno
-from collections.abc import Callable
-from typing import IO, Any
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
 
 import orjson
 
-from glm_cli.core.errors import GlmError, StdoutClosed, TransportError, UnusableAnswer
-from glm_cli.core.messages import Content, Done, Event, Reasoning, ToolCall, WebSearch
+from glm_cli.core.errors import GlmError, StdoutClosed
+from glm_cli.core.finish import check_finish
+from glm_cli.core.messages import (
+    Content,
+    Done,
+    Event,
+    Payload,
+    Reasoning,
+    Restart,
+    ToolCall,
+    WebSearch,
+)
+from glm_cli.core.tool_calls import tool_call_object
+from glm_cli.output.sink import Sink
 from glm_cli.output.terminal import Console
-
-
-class Sink:
-    __slots__ = ("_out", "ends_with_newline", "on_start", "started")
-
-    def __init__(self, out: IO[bytes], on_start: Callable[[], None] | None = None) -> None:
-        self._out = out
-        self.started = False
-        self.ends_with_newline = True
-        self.on_start = on_start
-        """Called once, before the first byte is written (it erases the spinner)."""
-
-    def write(self, text: str) -> None:
-        self.write_bytes(text.encode("utf-8", "surrogatepass"))
-
-    def write_bytes(self, data: bytes) -> None:
-        """Write and flush at once: a reader of the pipe sees each chunk as it comes."""
-        if not data:
-            return
-        if not self.started and self.on_start is not None:
-            self.on_start()
-        try:
-            self._out.write(data)
-            self._out.flush()
-        except OSError as error:
-            raise _closed_or(error) from error
-        self.started = True
-        self.ends_with_newline = data[-1] == 0x0A
-
-
-def _closed_or(error: OSError) -> Exception:
-    """A closed pipe (EPIPE) is `StdoutClosed`; any other write failure stays itself."""
-    if isinstance(error, BrokenPipeError) or error.errno == errno.EPIPE:
-        return StdoutClosed("stdout was closed")
-    return error
-
-
-def parse_arguments(arguments: str) -> Any:
-    """Tool-call arguments as JSON when they are valid JSON, else the raw text."""
-    try:
-        return orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return arguments
-
-
-def tool_call_object(call: ToolCall) -> dict[str, Any]:
-    line: dict[str, Any] = {
-        "id": call.id, "name": call.name, "arguments": parse_arguments(call.arguments),
-    }
-    if call.kind != "function":
-        line["type"] = call.kind
-        if call.detail is not None:
-            line["mcp"] = call.detail
-    return line
-
-
-def check_finish(done: Done, console: Console) -> None:
-    """Finish reasons: `length` warns; content filtered is exit 6; `network_error` exit 5."""
-    reason = done.finish_reason
-    if reason == "length":
-        console.warn("the answer was cut off at the token limit (finish reason: length)")
-    elif reason in ("sensitive", "content_filter"):
-        raise UnusableAnswer(f"the answer was filtered as unsafe ({describe_filter(done)})")
-    elif reason == "network_error":
-        raise TransportError("the service reported a network error while generating")
-
-
-def describe_filter(done: Done) -> str:
-    filters = done.content_filter or []
-    if not filters:
-        return f"finish reason: {done.finish_reason}"
-    parts = [f"role {f.get('role', 'unknown')}, level {f.get('level', 'unknown')}" for f in filters]
-    return "; ".join(parts)
 
 
 def usage_line(done: Done) -> str:
@@ -100,7 +43,7 @@ def usage_line(done: Done) -> str:
 
 
 class Renderer:
-    """Shared end-of-answer behaviour: usage and sources on stderr."""
+    """Shared behaviour: the retry gate, usage and sources on stderr, failure reports."""
 
     def __init__(
         self, sink: Sink, console: Console, *, show_usage: bool = False, sources: bool = False
@@ -111,9 +54,44 @@ class Renderer:
         self.sources = sources
         self.results: list[dict[str, Any]] = []
         self.done: Done | None = None
+        self._start = sink.written
+
+    def end_line(self) -> None:
+        """End this answer's unfinished last line (its text did not end with a newline)."""
+        if self.sink.written > self._start and not self.sink.ends_with_newline:
+            self.sink.write(b"\n")
+
+    def may_retry(self) -> bool:
+        """Whether a failed attempt may be retried: nothing of this answer was written."""
+        return self.sink.written == self._start
+
+    def show(self, batches: Iterable[list[Event]]) -> None:
+        for batch in batches:
+            self.feed(batch)
+
+    def feed(self, batch: list[Event]) -> None:
+        for event in batch:
+            self.handle(event)
+        self.sink.flush()
 
     def handle(self, event: Event) -> None:
         raise NotImplementedError
+
+    def restart(self) -> None:
+        """A retried attempt begins: forget what the failed one sent."""
+        self.results = []
+
+    @contextmanager
+    def reporting(self) -> Iterator[None]:
+        """Run the body; a GlmError also ends the output in this renderer's format."""
+        try:
+            yield
+        except StdoutClosed:
+            raise
+        except GlmError as error:
+            with suppress(StdoutClosed):
+                self.failed(error)
+            raise
 
     def after_answer(self, done: Done) -> None:
         if self.sources and self.results:
@@ -135,30 +113,45 @@ class TextRenderer(Renderer):
         super().__init__(sink, console, **kwargs)
         self.show_thinking = show_thinking
         self._tool_calls: list[ToolCall] = []
-        self._write_bytes = sink.write_bytes
+
+    def feed(self, batch: list[Event]) -> None:
+        """The per-token path: a text delta is one `put`, the batch one flush."""
+        put = self.sink.put
+        for event in batch:
+            if type(event) is Content:
+                if self.show_thinking:
+                    self.console.end_partial_line()
+                # orjson refuses lone surrogates, so a decoded text always encodes
+                put(event.text.encode())
+            else:
+                self.handle(event)
+        self.sink.flush()
 
     def handle(self, event: Event) -> None:
-        kind = type(event)
-        if kind is Content:
+        if type(event) is Content:
             if self.show_thinking:
                 self.console.end_partial_line()
-            # orjson refuses lone surrogates, so a decoded text always encodes
-            self._write_bytes(event.text.encode())  # type: ignore[union-attr]
-        elif kind is Reasoning:
+            self.sink.put(event.text.encode())
+        elif type(event) is Reasoning:
             if self.show_thinking:
-                self.console.thinking(event.text)  # type: ignore[union-attr]
-        elif kind is ToolCall:
-            self._tool_calls.append(event)  # type: ignore[arg-type]
-        elif kind is WebSearch:
-            self.results.extend(event.results)  # type: ignore[union-attr]
-        elif kind is Done:
-            self._finish(event)  # type: ignore[arg-type]
+                self.console.thinking(event.text)
+        elif type(event) is ToolCall:
+            self._tool_calls.append(event)
+        elif type(event) is WebSearch:
+            self.results.extend(event.results)
+        elif type(event) is Done:
+            self._finish(event)
+        elif type(event) is Restart:
+            self.restart()
+
+    def restart(self) -> None:
+        super().restart()
+        self._tool_calls = []
 
     def _finish(self, done: Done) -> None:
         self.done = done
         self.console.end_partial_line()
-        if self.sink.started and not self.sink.ends_with_newline:
-            self.sink.write("\n")
+        self.end_line()
         for call in self._tool_calls:
             line = tool_call_object(call)
             if line["arguments"] is call.arguments and call.arguments.strip():  # not JSON
@@ -166,39 +159,64 @@ class TextRenderer(Renderer):
                     f"tool call {call.name} ({call.id}): the arguments are not valid JSON; "
                     "printed as a string"
                 )
-            self.sink.write_bytes(orjson.dumps(line) + b"\n")
+            self.sink.write(orjson.dumps(line) + b"\n")
         self.after_answer(done)
         check_finish(done, self.console)
 
 
 class NdjsonRenderer(Renderer):
     def handle(self, event: Event) -> None:
-        kind = type(event)
-        if kind is Content:
-            self._line({"type": "content", "text": event.text})  # type: ignore[union-attr]
-        elif kind is Reasoning:
-            self._line({"type": "reasoning", "text": event.text})  # type: ignore[union-attr]
-        elif kind is ToolCall:
-            call = tool_call_object(event)  # type: ignore[arg-type]
+        if type(event) is Content:
+            self._line({"type": "content", "text": event.text})
+        elif type(event) is Reasoning:
+            self._line({"type": "reasoning", "text": event.text})
+        elif type(event) is ToolCall:
+            call = tool_call_object(event)
             call.pop("type", None)  # an MCP call is told by its "mcp" object here
             self._line({"type": "tool_call", **call})
-        elif kind is WebSearch:
-            self.results.extend(event.results)  # type: ignore[union-attr]
-            self._line({"type": "web_search", "results": event.results})  # type: ignore[union-attr]
-        elif kind is Done:
-            self._finish(event)  # type: ignore[arg-type]
+        elif type(event) is WebSearch:
+            self.results.extend(event.results)
+            self._line({"type": "web_search", "results": event.results})
+        elif type(event) is Done:
+            self._finish(event)
+        elif type(event) is Restart:
+            self.restart()
 
     def _line(self, obj: dict[str, Any]) -> None:
-        self.sink.write_bytes(orjson.dumps(obj) + b"\n")
+        self.sink.put(orjson.dumps(obj) + b"\n")
 
     def _finish(self, done: Done) -> None:
         self.done = done
         self._line(done_object(done))
+        self.sink.flush()
         self.after_answer(done)
         check_finish(done, self.console)
 
     def failed(self, error: GlmError) -> None:
         self._line(error_object(error))
+        self.sink.flush()
+
+
+class WireRenderer(Renderer):
+    """`glm raw`: the service's own bytes — the body, or each SSE event's data on a
+    line of its own (not the `[DONE]` marker) — and an HTTP error's body too. The
+    neutral events still apply the finish-reason rules."""
+
+    def handle(self, event: Event) -> None:
+        if type(event) is Payload:
+            data = event.data
+            if event.whole:
+                self.sink.put(data if data.endswith(b"\n") else data + b"\n")
+            elif data != b"[DONE]":  # the stream's end marker is not a payload
+                self.sink.put(data + b"\n")
+        elif type(event) is Done:
+            self.sink.flush()
+            check_finish(event, self.console)
+
+    def failed(self, error: GlmError) -> None:
+        body = getattr(error, "body", None)
+        if isinstance(body, bytes):
+            self.sink.write(body if body.endswith(b"\n") else body + b"\n")
 
 
 def done_object(done: Done) -> dict[str, Any]:

@@ -78,22 +78,43 @@ DIM = "\x1b[2m"
 RESET = "\x1b[0m"
 
 
+class _Stderr:
+    """What every console of one process shares about stderr: whether its last line
+    ended, and the spinner drawn on it."""
+
+    __slots__ = ("at_line_start", "spinner")
+
+    def __init__(self) -> None:
+        self.at_line_start = True
+        self.spinner: Any = None
+
+
 class Console:
     """Everything glm says on stderr: warnings, notes, errors and reasoning."""
 
-    def __init__(self, env: Env, *, quiet: bool = False, verbose: bool = False) -> None:
+    def __init__(
+        self, env: Env, *, quiet: bool = False, verbose: bool = False, _state: _Stderr | None = None
+    ) -> None:
         self.env = env
         self.quiet = quiet
         self.verbose = verbose
-        self._at_line_start = True
-        self._spinner: Any = None
+        self._state = _state or _Stderr()
+
+    @property
+    def spinner(self) -> Any:
+        """The spinner being drawn, if any."""
+        return self._state.spinner
+
+    def configured(self, *, quiet: bool, verbose: bool) -> Console:
+        """This console with the levels the flags chose (the same stderr state)."""
+        return Console(self.env, quiet=quiet, verbose=verbose, _state=self._state)
 
     def start_spinner(self, label: str = "thinking…") -> None:
         """While waiting: drawn only when stderr is a terminal, not TERM=dumb, not --quiet
         (with NO_COLOR, without escape codes). Any later stderr line, and the first
         byte of the answer, erase it."""
         if (
-            self._spinner is not None
+            self._state.spinner is not None
             or self.quiet
             or not self.env.stderr_isatty
             or self.env.environ.get("TERM") == "dumb"
@@ -102,19 +123,19 @@ class Console:
         from glm_cli.output.spinner import Spinner
 
         plain = "NO_COLOR" in self.env.environ
-        self._spinner = Spinner(self.env.stderr, label, plain=plain).start()
+        self._state.spinner = Spinner(self.env.stderr, label, plain=plain).start()
 
     def stop_spinner(self) -> None:
-        spinner, self._spinner = self._spinner, None
+        spinner, self._state.spinner = self._state.spinner, None
         if spinner is not None:
             spinner.stop()
 
     def spinner_label(self, label: str) -> None:
-        if self._spinner is not None:
-            self._spinner.label = label
+        if self._state.spinner is not None:
+            self._state.spinner.label = label
 
     def _write(self, text: str) -> None:
-        if self._spinner is not None:
+        if self._state.spinner is not None:
             self.stop_spinner()
         try:
             self.env.stderr.write(text.encode("utf-8", "replace"))
@@ -122,7 +143,7 @@ class Console:
         except (BrokenPipeError, ValueError, OSError):
             return
         if text:
-            self._at_line_start = text.endswith("\n")
+            self._state.at_line_start = text.endswith("\n")
 
     def line(self, text: str) -> None:
         self.end_partial_line()
@@ -150,5 +171,5 @@ class Console:
             self._write(text)
 
     def end_partial_line(self) -> None:
-        if not self._at_line_start:
+        if not self._state.at_line_start:
             self._write("\n")

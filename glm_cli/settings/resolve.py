@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import field
+from typing import Any, Protocol
 
-from glm_cli.cli.flags import Flags
-from glm_cli.cli.validate import non_empty
 from glm_cli.core.errors import AuthError
 from glm_cli.core.records import record
 from glm_cli.settings import config as config_file
@@ -21,6 +20,16 @@ from glm_cli.settings.providers import (
     missing_key_error,
     resolve_endpoint,
 )
+
+
+class Flags(Protocol):
+    """What settings read of the command line (the `cli` layer's `Flags` is one)."""
+
+    def cli(self, name: str) -> Any:
+        """The value given on the command line, or None."""
+
+    def lookup(self, name: str) -> tuple[Any, str]:
+        """(value, source) from the command line, else `[defaults]`."""
 
 
 @record
@@ -94,8 +103,6 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
         (provider.model, f"providers.{provider.name}.model"),
         (config.model, config.where("model")),
     )
-    if flags.cli("model") is not None:
-        non_empty("--model", flags.cli("model"))
     api_key, warnings = find_api_key(provider, flags.cli("api_key_file"), env, config)
     sources = {
         "provider": source, "protocol": protocol_source, "base_url": base_url_source,

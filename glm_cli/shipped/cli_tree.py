@@ -1,6 +1,6 @@
 """The CLI as the generators see it: its commands, their options and arguments,
 each option's choices and whether its value is a file, read from typer's click
-command tree (`typer.main.get_command(glm_cli.cli.app)`)."""
+command tree (`typer.main.get_command(glm_cli.__main__.make_app())`)."""
 
 from __future__ import annotations
 
@@ -84,9 +84,9 @@ def cli_tree() -> Command:
     """The CLI as the generators see it, read from typer's click command tree."""
     import typer.main
 
-    from glm_cli.cli.app import app
+    from glm_cli.__main__ import make_app
 
-    return _command(typer.main.get_command(app), (), _groups())
+    return _command(typer.main.get_command(make_app()), (), _groups())
 
 
 def _one_line(text: str | None) -> str:
@@ -111,7 +111,7 @@ def _groups() -> dict[str, str]:
 
 
 def _choices(option: Any, names: list[str]) -> list[str]:
-    from glm_cli.cli.validate import EFFORTS
+    from glm_cli.core.messages import EFFORTS
     from glm_cli.settings.config import PROTOCOLS
     from glm_cli.settings.providers import BUILT_IN
 

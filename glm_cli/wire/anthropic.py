@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from glm_cli.cli.validate import NO_THINKING_EFFORTS
 from glm_cli.core.errors import TransportError, UsageError
 from glm_cli.core.messages import (
+    NO_THINKING_EFFORTS,
     ChatRequest,
     Content,
     Done,
@@ -163,9 +163,6 @@ class AnthropicProtocol(WireProtocol):
     @staticmethod
     def _tool(tool: dict[str, Any]) -> dict[str, Any]:
         if tool.get("type") != "function":
-            from glm_cli.cli.tools import check_protocol
-
-            check_protocol([tool], "anthropic")  # names the flag that added it
             raise UsageError(
                 f"{tool.get('type')} tools are an openai-protocol feature of the service; "
                 "use --protocol openai"

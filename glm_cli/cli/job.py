@@ -1,0 +1,183 @@
+"""One run, as the flags decided it: settings, the prompt, the request, the client.
+
+`Job.prepare` reads the config and checks every flag before any network
+traffic; the command bodies (`commands/`) take a `Job` and drive the engine. A
+job holds the run's one `Deadline` (`--max-time`), so every exchange, retry wait
+and tool run of the run shares it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from glm_cli.cli import validate
+from glm_cli.cli.flags import (
+    Flags,
+    OutputOptions,
+    net_options,
+    output_options,
+    request_params,
+)
+from glm_cli.cli.prompt import StdinSource, build_prompt, system_prompt
+from glm_cli.cli.tools import loop_settings
+from glm_cli.core.deadline import Deadline
+from glm_cli.core.messages import ChatRequest, RequestParams
+from glm_cli.core.records import record
+from glm_cli.engine.tool_runner import LoopSettings
+from glm_cli.net.options import NetOptions
+from glm_cli.output.sink import Sink
+from glm_cli.output.terminal import Console, Env
+from glm_cli.settings.resolve import Settings, load_config, resolve
+from glm_cli.wire import get_protocol
+from glm_cli.wire.protocol import WireProtocol
+
+if TYPE_CHECKING:
+    from glm_cli.engine.exchange import Client
+
+
+@record
+class Job:
+    env: Env
+    console: Console
+    flags: Flags
+    settings: Settings
+    protocol: WireProtocol
+    net: NetOptions
+    output: OutputOptions
+    sink: Sink
+    deadline: Deadline
+
+    @classmethod
+    def prepare(cls, given: dict[str, Any], env: Env, console: Console) -> Job:
+        """Read the config and check every flag; raises before any network traffic."""
+        bare = Flags(given)
+        config, warnings = load_config(bare, env.environ)
+        flags = Flags(given, config)
+        console = console.configured(
+            quiet=flags.switch("quiet"), verbose=flags.switch("verbose") or bool(given.get("debug"))
+        )
+        for warning in warnings:
+            console.warn(warning)
+        settings = resolve(flags, env.environ, config)
+        if flags.cli("model") is not None:
+            validate.non_empty("--model", flags.cli("model"))
+        for warning in settings.warnings:
+            console.warn(warning)
+        net = net_options(flags)
+        return cls(
+            env=env,
+            console=console,
+            flags=flags,
+            settings=settings,
+            protocol=get_protocol(settings.endpoint.protocol),
+            net=net,
+            output=output_options(flags),
+            sink=Sink(env.stdout, on_start=console.stop_spinner),
+            deadline=Deadline(net.max_time),
+        )
+
+    def stdin_source(self) -> StdinSource:
+        stdin = self.env.stdin
+        return StdinSource(
+            read=stdin.read if stdin is not None else (lambda: b""),
+            is_terminal=self.env.stdin_isatty,
+            available=stdin is not None,
+        )
+
+    def prompt(self, *, stdin_taken: bool = False, allow_empty: bool = False) -> str:
+        words = list(self.flags.cli("prompt") or [])
+        return build_prompt(
+            words,
+            list(self.flags.cli("prompt_file") or []),
+            self.stdin_source(),
+            use_stdin=not self.flags.cli("no_stdin"),
+            stdin_taken=stdin_taken,
+            allow_empty=allow_empty,
+        )
+
+    def system(self) -> str | None:
+        value, _ = self.flags.lookup("system")
+        return system_prompt(value)
+
+    def stream_setting(self) -> bool:
+        value, source = self.flags.lookup("stream")
+        if value is None:
+            return True
+        return validate.boolean(source, value)
+
+    def params(self, *, use_defaults: bool = True) -> RequestParams:
+        return request_params(self.flags, self.protocol.name, use_defaults=use_defaults)
+
+    def tools(self, params: RequestParams) -> LoopSettings:
+        """The tool loop's settings (`--tool-cmd` checked against the request's tools)."""
+        return loop_settings(self.flags, params.tools)
+
+    def chat_request(self, prompt: str, *, system: str | None = None) -> ChatRequest:
+        params = self.params()
+        self.tools(params)  # checked now, before anything is sent
+        return ChatRequest(
+            model=self.settings.model,
+            messages=[{"role": "user", "content": prompt}],
+            system=system,
+            stream=self.stream_setting(),
+            params=params,
+        )
+
+    def encode(self, request: ChatRequest) -> dict[str, Any]:
+        encoded = self.protocol.encode(request)
+        for warning in encoded.warnings:
+            self.console.warn(warning)
+        return encoded.body
+
+    def dry_run(self, body: dict[str, Any]) -> None:
+        """Print the request that would be sent; the key is shown as `Bearer ***`."""
+        import orjson
+
+        from glm_cli.net.headers import redacted, request_headers
+
+        stream = bool(body.get("stream"))
+        headers = request_headers(self.settings.api_key.value, stream)
+        document = {
+            "method": "POST",
+            "url": self.settings.endpoint.url,
+            "headers": redacted(headers),
+            "body": body,
+        }
+        self.sink.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """A spinner on a terminal's stderr while the body waits for the answer."""
+        self.console.start_spinner()
+        try:
+            yield
+        finally:
+            self.console.stop_spinner()
+
+    def client(self, *, connections: int = 10) -> Client:
+        """A client for this run's endpoint (the key is required now: exit 3 if missing)."""
+        from glm_cli.engine.exchange import Client
+
+        key = self.settings.require_key()
+        endpoint = self.settings.endpoint
+        description = (
+            f"provider {endpoint.provider.name} ({endpoint.protocol}), url {endpoint.url}"
+            + (f", fallback {endpoint.fallback_url}" if endpoint.fallback_url else "")
+        )
+        proxied = any(
+            name in self.env.environ
+            for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+        )
+        return Client(
+            self.protocol,
+            endpoint,
+            self.net,
+            self.console,
+            key=key,
+            debug=self.output.debug,
+            connections=connections,
+            proxied=proxied,
+            description=description,
+        )
