@@ -32,7 +32,7 @@ from glm_cli.core.accumulate import Result, accumulate
 from glm_cli.core.deadline import Deadline
 from glm_cli.core.errors import ServiceError, TransportError
 from glm_cli.core.log import Log
-from glm_cli.core.messages import Event, Payload, Restart
+from glm_cli.core.messages import Content, Event, Payload, Restart
 from glm_cli.core.retry import RetryPolicy, next_delay
 from glm_cli.net.headers import request_headers
 from glm_cli.net.options import NetOptions
@@ -240,10 +240,17 @@ class Exchange:
                     yield events
                     raise
                 if events:
+                    add_text = result.content.add
                     for event in events:
-                        result = accumulate(event, result)
+                        if type(event) is Content:  # the common case, inline
+                            add_text(event.text)
+                        else:
+                            result = accumulate(event, result)
+                            add_text = result.content.add
                     self.result = result
                     yield events
+                    del events  # a batch is not kept while the next one is read
+                del batch
                 if decoder.done:
                     break
         except TransportError as error:

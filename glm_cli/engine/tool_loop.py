@@ -136,6 +136,7 @@ class Turn:
                 for batch in exchange:
                     if not hold:
                         yield batch
+                        del batch  # not kept while the next one is read
                         continue
                     passed: list[Event] = [e for e in batch if not isinstance(e, HELD)]
                     held += [event for event in batch if isinstance(event, HELD)]

@@ -115,17 +115,29 @@ class TextRenderer(Renderer):
         self._tool_calls: list[ToolCall] = []
 
     def feed(self, batch: list[Event]) -> None:
-        """The per-token path: a text delta is one `put`, the batch one flush."""
-        put = self.sink.put
+        """The per-token path: the text of a run of deltas is one `put`, the batch one
+        flush. Reasoning breaks a run only when it is shown (it goes to stderr)."""
+        texts: list[str] = []
+        shown_reasoning = self.show_thinking
         for event in batch:
             if type(event) is Content:
-                if self.show_thinking:
-                    self.console.end_partial_line()
-                # orjson refuses lone surrogates, so a decoded text always encodes
-                put(event.text.encode())
+                texts.append(event.text)
+            elif type(event) is Reasoning and not shown_reasoning:
+                continue
             else:
+                if texts:
+                    self._text(texts)
+                    texts = []
                 self.handle(event)
+        if texts:
+            self._text(texts)
         self.sink.flush()
+
+    def _text(self, texts: list[str]) -> None:
+        if self.show_thinking:
+            self.console.end_partial_line()
+        # orjson refuses lone surrogates, so a decoded text always encodes
+        self.sink.put("".join(texts).encode())
 
     def handle(self, event: Event) -> None:
         if type(event) is Content:

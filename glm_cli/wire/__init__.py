@@ -1,5 +1,5 @@
-"""Wire protocols: each module encodes the neutral request and decodes its own
-responses and streams into neutral events. None of them touches the network."""
+"""The wire: SSE framing and the two protocols, bytes ↔ neutral events. Each protocol
+encodes the neutral request and decodes its own responses; none touches the network."""
 
 from __future__ import annotations
 

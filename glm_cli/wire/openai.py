@@ -260,7 +260,12 @@ class OpenAIStreamDecoder(StreamDecoder):
                 delta = choice.get("delta")
                 if delta:
                     text = delta.get("content")
-                    if text and len(delta) == 1 and type(text) is str:
+                    # text alone, or beside the role that many services repeat each chunk
+                    if (
+                        text
+                        and type(text) is str
+                        and (len(delta) == 1 or (len(delta) == 2 and "role" in delta))
+                    ):
                         events.append(Content(text))
                     else:
                         self._delta(delta, text, events)

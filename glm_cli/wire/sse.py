@@ -133,6 +133,11 @@ class SSEDecoder:
         return self._dispatch()
 
 
+BATCH_BYTES = 16384
+"""A network read larger than this is decoded in parts of this size, so that a big
+read (64 KiB) never holds all its lines and events in memory at once."""
+
+
 def event_batches(chunks: Iterable[bytes]) -> Iterator[list[SSEvent]]:
     """Decode a byte stream into events, a list per chunk read (a loop over these
     lists costs less per event than a generator of single events).
@@ -143,9 +148,16 @@ def event_batches(chunks: Iterable[bytes]) -> Iterator[list[SSEvent]]:
     splitter = LineSplitter()
     decoder = SSEDecoder()
     for chunk in chunks:
-        batch = decoder.lines(splitter.feed(chunk))
-        if batch:
-            yield batch
+        if len(chunk) <= BATCH_BYTES:
+            batch = decoder.lines(splitter.feed(chunk))
+            if batch:
+                yield batch
+            continue
+        view = memoryview(chunk)
+        for start in range(0, len(chunk), BATCH_BYTES):
+            batch = decoder.lines(splitter.feed(bytes(view[start:start + BATCH_BYTES])))
+            if batch:
+                yield batch
     if not splitter.pending():
         event = decoder.flush()
         if event is not None:
