@@ -15,7 +15,6 @@ ends the loop (exit 0). A line ending in `\\` continues on the next one.
 from __future__ import annotations
 
 import contextlib
-import os
 import readline
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from glm_cli.conversation import Conversation, History, Keep, MemoryHistory, Sys
 from glm_cli.conversation_file import save
 from glm_cli.errors import GlmError, StdoutClosed, UsageError
 from glm_cli.options import check_top_p_range, request_params
+from glm_cli.safe_files import private_folder, write_atomically
 
 PROMPT = "glm> "
 MORE = "...> "
@@ -217,11 +217,14 @@ class ChatLoop:
         readline.parse_and_bind("bind ^I rl_complete" if libedit else "tab: complete")
 
     def _save_readline(self) -> None:
-        """The history file is private (mode 0600), like the store beside it."""
+        """The history file is private (mode 0600), like the store beside it. readline
+        writes it by name, so it writes in a private folder and glm moves it into place."""
         try:
             self.history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.close(os.open(self.history_file, os.O_WRONLY | os.O_CREAT, 0o600))
-            readline.write_history_file(self.history_file)
+            with private_folder(self.history_file) as folder:
+                scratch = folder / self.history_file.name
+                readline.write_history_file(scratch)
+                write_atomically(self.history_file, scratch.read_bytes(), 0o600)
         except OSError:
             return
 

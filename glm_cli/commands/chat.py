@@ -123,13 +123,20 @@ def wants_interactive(job: Job, options: ChatOptions) -> bool:
 
 
 def open_history(job: Job, options: ChatOptions, *, interactive: bool) -> History:
+    """The conversation, checked writable before any request is paid for (SPEC §3.2)."""
     if options.file is not None:
         history = FileHistory(Path(options.file))
         history.check()
         return history
     if options.session is None and interactive:
         return MemoryHistory()
-    return SessionHistory(store_path(job.env.environ), options.session or DEFAULT_SESSION)
+    session = SessionHistory(store_path(job.env.environ), options.session or DEFAULT_SESSION)
+    try:
+        session.check()
+    except BaseException:
+        session.close()
+        raise
+    return session
 
 
 def _given_system(job: Job) -> SystemChange:

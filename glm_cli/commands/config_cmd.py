@@ -5,8 +5,8 @@
 - `show`: the effective settings and where each came from — a flag, an environment
   variable (named), the config file, or the built-in default. The key is shown as
   `set (from GLM_API_KEY)` or `not set`, never its value.
-- `init`: writes a commented template (mode 0600, parent directory created);
-  an existing file is kept unless `--force` (exit 2).
+- `init`: writes a commented template (mode 0600, parent directory created, through
+  `safe_files.write_atomically`); an existing file is kept unless `--force` (exit 2).
 
 This module is imported by `cli` at start-up, so it needs nothing but typer; what
 the commands use is imported when they run.
@@ -22,7 +22,7 @@ import typer
 from typer._click.globals import get_current_context
 
 from glm_cli.cli_options import CONFIG_INIT, CONNECTION, REQUEST, with_options
-from glm_cli.errors import StdoutClosed, UsageError
+from glm_cli.errors import OutputError, StdoutClosed, UsageError
 from glm_cli.outcome import reported
 from glm_cli.terminal import Console, Env
 
@@ -249,21 +249,19 @@ def _wrap(text: str, prefix: str, width: int = 80) -> str:
 
 
 def init(given: dict[str, Any], env: Env, console: Console) -> list[str]:
+    """Write the template; a symlink at the path counts as a file, and `--force`
+    replaces the link itself, never the file it points to."""
+    from glm_cli.safe_files import refused, write_atomically
+
     path, _ = _path(given, env)
-    if path.exists() and not given.get("force"):
+    if os.path.lexists(path) and not given.get("force"):
         raise UsageError(f"config file {path} already exists; use --force to overwrite it")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(template())
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        write_atomically(path, template().encode("utf-8"), 0o600)
     except OSError as error:
-        raise UsageError(f"config file {path}: {error.strerror or error}") from error
+        reason = error.strerror or str(error)
+        if refused(error):
+            raise OutputError(f"cannot write the config file {path}: {reason}") from error
+        raise UsageError(f"config file {path}: {reason}") from error
     return [str(path)]

@@ -18,6 +18,7 @@ from glm_cli.messages import ChatRequest, Event, Message
 from glm_cli.prompt import read_text_file
 from glm_cli.render import check_finish, usage_line
 from glm_cli.tool_loop import for_next_turn, run_exchange
+from glm_cli.transport import deadline
 
 JSON_HINT = "Answer with a single JSON value and nothing else."
 _MENTIONS_JSON = re.compile("json", re.IGNORECASE)
@@ -75,6 +76,13 @@ def run(job: Job) -> None:
     if job.output.dry_run:
         job.dry_run(body)
         return
+    with deadline(job.net.max_time):  # one --max-time for the answer and its repair
+        _answer(job, request, body, schema)
+
+
+def _answer(
+    job: Job, request: ChatRequest, body: dict[str, Any], schema: dict[str, Any] | None
+) -> None:
     text, added = _ask(job, request, body)
     try:
         value = _check(text)
