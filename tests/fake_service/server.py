@@ -294,10 +294,10 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False  # idle keep-alive connections must not hold up stop()
     request_queue_size = 128
 
-    def __init__(self, service: FakeService) -> None:
+    def __init__(self, service: FakeService, port: int = 0) -> None:
         self.service = service
         self.resets: set[socket.socket] = set()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         """Each connection without Nagle's delay: a response's head and body are separate
@@ -326,9 +326,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeService:
-    """The fake GLM service on 127.0.0.1; it listens from construction on."""
+    """The fake GLM service on 127.0.0.1 (`port` 0: any free one); it listens from
+    construction on."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._script: deque[Step] = deque()
@@ -336,7 +337,7 @@ class FakeService:
         self._generation = _Generation()
         self._seq = 0
         self._thread: threading.Thread | None = None
-        self._server = _Server(self)
+        self._server = _Server(self, port)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> FakeService:
