@@ -32,7 +32,7 @@ from glm_cli.conversation import KEEP, Conversation, Keep, SystemChange, check_m
 from glm_cli.errors import GlmError, OutputError, UsageError
 from glm_cli.messages import Message
 from glm_cli.records import record
-from glm_cli.safe_files import new_file, private_folder
+from glm_cli.safe_files import new_file, private_folder, refused
 
 STORE_NAME = "glm.db"
 BUSY_TIMEOUT = 30.0
@@ -119,10 +119,11 @@ class Store:
         except sqlite3.Error as error:
             raise store_error(path, error) from error
         except OSError as error:
+            reason = error.strerror or str(error)
+            if not refused(error):  # not a place for a store: GLM_HOME is a file, say
+                raise UsageError(f"the chat store {path}: {reason}") from error
             doing = "write" if create else "open"
-            raise OutputError(
-                f"cannot {doing} the chat store {path}: {error.strerror or error}"
-            ) from error
+            raise OutputError(f"cannot {doing} the chat store {path}: {reason}") from error
 
     def _prepare(self) -> None:
         self._db.execute("PRAGMA foreign_keys = ON")

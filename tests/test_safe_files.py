@@ -342,6 +342,20 @@ def test_a_read_only_store_fails_before_the_request(
     assert _session_messages(store, "s") == 2
 
 
+def test_a_new_store_in_a_read_only_folder_fails_before_the_request(
+    open_home: Path, service: FakeService
+) -> None:
+    home = open_home / "glm-home"
+    home.mkdir()
+    _hand_over(open_home)
+    home.chmod(0o555)
+    with as_glm_user():
+        run = chat("--session", "s", "hi")
+    assert run.exit_code == 1, run.stderr
+    assert_one_error(run.stderr, f"cannot write the chat store {home / 'glm.db'}")
+    assert service.requests == []
+
+
 def test_a_store_that_is_a_directory_fails_before_the_request(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
