@@ -506,3 +506,14 @@ def test_a_usage_only_final_chunk_is_read(
     assert done.stdout == "Hi\n"
     assert "prompt_tokens=3 completion_tokens=4" in done.stderr and "total_tokens=7" in done.stderr
 
+
+
+def test_glm_json_escapes_c1_controls_on_a_terminal_only(
+    glm_env: dict[str, str], service: FakeService
+) -> None:
+    answer = '{"t": "a\x9b2Jb"}'
+    service.script(Reply(content=answer, reasoning=None))
+    shown = run(["json", "hi"], stdout_tty=True)
+    assert shown.out == b'{"t":"a\\u009b2Jb"}\n', shown.stderr
+    service.script(Reply(content=answer, reasoning=None))
+    assert run(["json", "hi"]).out == '{"t":"a\x9b2Jb"}\n'.encode()
