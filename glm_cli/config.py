@@ -17,7 +17,9 @@ from glm_cli.errors import UsageError
 from glm_cli.records import record
 
 TOP_LEVEL_KEYS = frozenset({"provider", "model", "api_key", "defaults", "providers"})
-PROVIDER_KEYS = frozenset({"protocol", "url", "fallback_url", "key_env", "model"})
+PROVIDER_KEYS = frozenset(
+    {"protocol", "url", "fallback_url", "key_env", "model", "stream_usage"}
+)
 PROTOCOLS = ("openai", "anthropic")
 
 # Flags whose default may come from `[defaults]`: the long name without dashes.
@@ -144,6 +146,11 @@ def _provider_table(config: ConfigFile, name: str, table: object) -> dict[str, s
     for key, value in table.items():
         if key not in PROVIDER_KEYS:
             raise UsageError(f"{config.where(prefix + '.' + key)}: unknown key")
+        if key == "stream_usage":  # kept as "true"/"false" beside the text keys
+            if not isinstance(value, bool):
+                raise UsageError(f"{config.where(prefix + '.' + key)}: must be true or false")
+            checked[key] = "true" if value else "false"
+            continue
         checked[key] = _text(config, f"{prefix}.{key}", value)
     if "url" not in checked:
         raise UsageError(f"{config.where(prefix + '.url')}: missing (the full endpoint URL)")

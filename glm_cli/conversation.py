@@ -20,7 +20,7 @@ import orjson
 
 from glm_cli.messages import Message, ToolCall
 from glm_cli.records import record
-from glm_cli.render import tool_call_object
+from glm_cli.render import tool_call_json
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -210,22 +210,22 @@ def transcript(conversation: Conversation) -> str:
         if content:
             lines.append(str(content).rstrip("\n"))
         for call in message.get("tool_calls") or []:
-            lines.append(orjson.dumps(_call_line(call)).decode())
+            lines.append(tool_call_json(_call_line(call))[0].decode())
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
-def _call_line(call: dict[str, Any]) -> dict[str, Any]:
-    """A stored tool call as `glm ask` prints one: `{"id", "name", "arguments"}`."""
+def _call_line(call: dict[str, Any]) -> ToolCall:
+    """A stored tool call, to print as `glm ask` prints one: `{"id", "name", "arguments"}`."""
     kind = call.get("type") or "function"
     detail = call.get(kind) if kind != "function" else None
     source = call.get("function") or detail or {}
     arguments = source.get("arguments")
-    return tool_call_object(ToolCall(
+    return ToolCall(
         id=call.get("id"),
         name=source.get("name"),
         arguments=arguments if isinstance(arguments, str)
         else "" if arguments is None else orjson.dumps(arguments).decode(),
         kind=str(kind),
         detail=detail if isinstance(detail, dict) else None,
-    ))
+    )

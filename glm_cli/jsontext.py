@@ -57,3 +57,20 @@ def pretty(text: str, indent: str = "  ") -> str:
         else:
             out.append(token)
     return "".join(out)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON of a value from `parse`: its Decimal numbers written with every digit
+    they were read with (`json.dumps` refuses Decimal; a float would round them)."""
+    from decimal import Decimal
+
+    if isinstance(value, dict):
+        return "{" + ",".join(
+            json.dumps(str(key), ensure_ascii=False) + ":" + dumps(item)
+            for key, item in value.items()
+        ) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(dumps(item) for item in value) + "]"
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)

@@ -16,7 +16,7 @@ from typing import Any
 from glm_cli.errors import GlmError
 from glm_cli.messages import Content, Done, Event
 from glm_cli.render import TextRenderer
-from glm_cli.terminal import Env
+from glm_cli.terminal import Env, escape_controls
 
 
 def stdout_color(env: Env) -> bool:
@@ -48,34 +48,38 @@ def render(text: str, *, color: bool, width: int | None = None) -> str:
 
 
 class MarkdownRenderer(TextRenderer):
-    """Like `TextRenderer`, but the text is held back and rendered when the answer ends."""
+    """Like `TextRenderer`, but the text is held back and rendered when the answer ends
+    (held like tool calls, so a retry forgets a failed attempt's text)."""
 
     def __init__(self, *args: Any, env: Env, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.env = env
-        self._parts: list[str] = []
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, Content):
-            if not self._parts:
+        if type(event) is Content:
+            if not any(type(held) is Content for held in self.held):
                 self.console.spinner_label("writing…")
-            self._parts.append(event.text)
+            self.held.append(event)
             return
         if type(event) is Done:
             self._flush_rendered()
         super().handle(event)
 
+    def _take_text(self) -> str:
+        """The held text, escaped for the terminal, and no longer held."""
+        text = "".join(event.text for event in self.held_of(Content))
+        self.held = [event for event in self.held if type(event) is not Content]
+        return escape_controls(text)
+
     def _flush_rendered(self) -> None:
-        text = "".join(self._parts)
-        self._parts = []
+        text = self._take_text()
         if text.strip():
             self.console.end_partial_line()
             self.sink.write(render(text, color=stdout_color(self.env)))
 
     def failed(self, error: GlmError) -> None:
         """A run that fails mid-answer still shows what arrived, as plain text."""
-        text = "".join(self._parts)
-        self._parts = []
+        text = self._take_text()
         if text:
             self.sink.write(text if text.endswith("\n") else text + "\n")
         super().failed(error)

@@ -32,6 +32,9 @@ class RequestParams:
     user_id: str | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
     json_mode: bool = False
+    stream_usage: bool = False
+    """Ask for usage in a stream (`stream_options`, OpenAI protocol): the run shows usage
+    and the provider accepts the field."""
 
 
 @record
@@ -99,9 +102,11 @@ class Done:
     model: str | None = None
     request_id: str | None = None
     content_filter: list[dict[str, Any]] | None = None
+    refusal: str | None = None
+    """With finish reason `refusal`: the model's refusal text or the service's explanation."""
 
 
 Event = Reasoning | Content | ToolCall | WebSearch | Done
 
 
-NEUTRAL_FINISH = {"stop", "length", "tool_calls", "sensitive", "network_error"}
+NEUTRAL_FINISH = {"stop", "length", "tool_calls", "sensitive", "refusal", "network_error"}

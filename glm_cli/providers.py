@@ -25,6 +25,9 @@ class Provider:
     fallback_url: str | None = None
     model: str | None = None
     needs_endpoint: bool = False
+    stream_usage: bool = False
+    """Accepts `stream_options: {"include_usage": true}` (OpenAI protocol): own
+    providers unless `stream_usage = false`; the built-in ones' documents lack it."""
 
 
 BUILT_IN: dict[str, Provider] = {
@@ -61,6 +64,7 @@ def find_provider(name: str, config: ConfigFile, source: str) -> Provider:
         return Provider(
             name, table["protocol"], table.get("key_env"),
             url=table["url"], fallback_url=table.get("fallback_url"), model=table.get("model"),
+            stream_usage=table.get("stream_usage", "true") == "true",
         )
     if name in BUILT_IN:
         return BUILT_IN[name]

@@ -14,9 +14,10 @@ from typing import IO, Any
 
 import orjson
 
+from glm_cli import jsontext
 from glm_cli.errors import GlmError, StdoutClosed, TransportError, UnusableAnswer
 from glm_cli.messages import Content, Done, Event, Reasoning, ToolCall, WebSearch
-from glm_cli.terminal import Console
+from glm_cli.terminal import Console, escape_controls, escape_json_bytes, one_line
 
 
 class Sink:
@@ -54,27 +55,43 @@ def _closed_or(error: OSError) -> Exception:
     return error
 
 
-def parse_arguments(arguments: str) -> Any:
-    """Tool-call arguments as JSON when they are valid JSON, else the raw text."""
+def arguments_json(arguments: str) -> str | None:
+    """The arguments' JSON text on one line, every token as the model wrote it; None
+    when they are not valid JSON. Checked with a parser that keeps numbers exact, and
+    never re-encoded: a parse and dump would round `12345678901234567890123`."""
+    if not arguments.strip():
+        return None
     try:
-        return orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return arguments
+        jsontext.parse(arguments)
+    except (ValueError, RecursionError):
+        return None
+    return jsontext.compact(arguments)
 
 
-def tool_call_object(call: ToolCall) -> dict[str, Any]:
-    line: dict[str, Any] = {
-        "id": call.id, "name": call.name, "arguments": parse_arguments(call.arguments),
-    }
+def tool_call_json(call: ToolCall, *, prefix: dict[str, Any] | None = None,
+                   kind: bool = True) -> tuple[bytes, bool]:
+    """A tool call as one JSON object (no newline), and whether its arguments were JSON.
+
+    `{**prefix, "id", "name", "arguments"}`, then for an MCP call `"type"` (when `kind`)
+    and `"mcp"`. The arguments are spliced in as text: valid JSON as the model wrote
+    it (compacted), anything else as a JSON string.
+    """
+    head = orjson.dumps({**(prefix or {}), "id": call.id, "name": call.name})
+    text = arguments_json(call.arguments)
+    arguments = orjson.dumps(call.arguments) if text is None else text.encode()
+    tail: dict[str, Any] = {}
     if call.kind != "function":
-        line["type"] = call.kind
+        if kind:
+            tail["type"] = call.kind
         if call.detail is not None:
-            line["mcp"] = call.detail
-    return line
+            tail["mcp"] = call.detail
+    end = b"," + orjson.dumps(tail)[1:] if tail else b"}"
+    return head[:-1] + b',"arguments":' + arguments + end, text is not None
 
 
 def check_finish(done: Done, console: Console) -> None:
-    """Finish reasons: `length` warns; content filtered is exit 6; `network_error` exit 5."""
+    """Finish reasons: `length` warns; content filtered or refused is exit 6;
+    `network_error` exit 5."""
     reason = done.finish_reason
     if reason == "length":
         console.warn("the answer was cut off at the token limit (finish reason: length)")
@@ -82,6 +99,11 @@ def check_finish(done: Done, console: Console) -> None:
         raise UnusableAnswer(f"the answer was filtered as unsafe ({describe_filter(done)})")
     elif reason == "network_error":
         raise TransportError("the service reported a network error while generating")
+    elif reason == "refusal":
+        raise UnusableAnswer(
+            f"the model refused: {done.refusal}" if done.refusal
+            else "the model refused to answer (finish reason: refusal)"
+        )
 
 
 def describe_filter(done: Done) -> str:
@@ -100,7 +122,13 @@ def usage_line(done: Done) -> str:
 
 
 class Renderer:
-    """Shared end-of-answer behaviour: usage and sources on stderr."""
+    """Shared behaviour: what is held until the answer ends, usage and sources on stderr.
+
+    What a renderer shows only at the end (tool calls, web-search results, Markdown
+    text) is kept in `held`, the one piece of state per attempt: the exchange marks
+    it when a request is sent (`checkpoint`) and, as each attempt's response starts,
+    `rewind`s to that mark, so a retried attempt never shows what a failed one sent.
+    """
 
     def __init__(
         self, sink: Sink, console: Console, *, show_usage: bool = False, sources: bool = False
@@ -109,17 +137,39 @@ class Renderer:
         self.console = console
         self.show_usage = show_usage
         self.sources = sources
-        self.results: list[dict[str, Any]] = []
+        self.held: list[Event] = []
         self.done: Done | None = None
+        self.terminal = console.env.stdout_isatty
+        """stdout is a terminal: control characters from the service are shown escaped."""
 
     def handle(self, event: Event) -> None:
         raise NotImplementedError
 
+    def checkpoint(self) -> int:
+        return len(self.held)
+
+    def rewind(self, mark: int) -> None:
+        """A new attempt starts: forget what was held since `mark`."""
+        del self.held[mark:]
+        self.done = None
+        self.console.end_partial_line()
+
+    def held_of(self, kind: type[Any]) -> list[Any]:
+        return [event for event in self.held if type(event) is kind]
+
+    def json_line(self, data: bytes) -> None:
+        """One JSON line; on a terminal, C1 controls and DEL (which JSON leaves raw) as
+        `\\u009b`, so the line stays valid JSON."""
+        if self.terminal:
+            data = escape_json_bytes(data)
+        self.sink.write_bytes(data + b"\n")
+
     def after_answer(self, done: Done) -> None:
-        if self.sources and self.results:
-            for number, result in enumerate(self.results, 1):
-                title = result.get("title") or "(untitled)"
-                link = result.get("link") or ""
+        results = [r for event in self.held_of(WebSearch) for r in event.results]
+        if self.sources and results:
+            for number, result in enumerate(results, 1):
+                title = one_line(str(result.get("title") or "(untitled)"))
+                link = one_line(str(result.get("link") or ""))
                 self.console.line(f"[{number}] {title} {link}".rstrip())
         if self.show_usage:
             self.console.line(usage_line(done))
@@ -134,7 +184,6 @@ class TextRenderer(Renderer):
     ) -> None:
         super().__init__(sink, console, **kwargs)
         self.show_thinking = show_thinking
-        self._tool_calls: list[ToolCall] = []
         self._write_bytes = sink.write_bytes
 
     def handle(self, event: Event) -> None:
@@ -142,15 +191,16 @@ class TextRenderer(Renderer):
         if kind is Content:
             if self.show_thinking:
                 self.console.end_partial_line()
+            text = event.text  # type: ignore[union-attr]
+            if self.terminal:
+                text = escape_controls(text)
             # orjson refuses lone surrogates, so a decoded text always encodes
-            self._write_bytes(event.text.encode())  # type: ignore[union-attr]
+            self._write_bytes(text.encode())
         elif kind is Reasoning:
             if self.show_thinking:
                 self.console.thinking(event.text)  # type: ignore[union-attr]
-        elif kind is ToolCall:
-            self._tool_calls.append(event)  # type: ignore[arg-type]
-        elif kind is WebSearch:
-            self.results.extend(event.results)  # type: ignore[union-attr]
+        elif kind is ToolCall or kind is WebSearch:
+            self.held.append(event)
         elif kind is Done:
             self._finish(event)  # type: ignore[arg-type]
 
@@ -159,14 +209,14 @@ class TextRenderer(Renderer):
         self.console.end_partial_line()
         if self.sink.started and not self.sink.ends_with_newline:
             self.sink.write("\n")
-        for call in self._tool_calls:
-            line = tool_call_object(call)
-            if line["arguments"] is call.arguments and call.arguments.strip():  # not JSON
+        for call in self.held_of(ToolCall):
+            line, is_json = tool_call_json(call)
+            if not is_json and call.arguments.strip():
                 self.console.warn(
                     f"tool call {call.name} ({call.id}): the arguments are not valid JSON; "
                     "printed as a string"
                 )
-            self.sink.write_bytes(orjson.dumps(line) + b"\n")
+            self.json_line(line)
         self.after_answer(done)
         check_finish(done, self.console)
 
@@ -179,17 +229,17 @@ class NdjsonRenderer(Renderer):
         elif kind is Reasoning:
             self._line({"type": "reasoning", "text": event.text})  # type: ignore[union-attr]
         elif kind is ToolCall:
-            call = tool_call_object(event)  # type: ignore[arg-type]
-            call.pop("type", None)  # an MCP call is told by its "mcp" object here
-            self._line({"type": "tool_call", **call})
+            # an MCP call is told by its "mcp" object here
+            line, _ = tool_call_json(event, prefix={"type": "tool_call"}, kind=False)  # type: ignore[arg-type]
+            self.json_line(line)
         elif kind is WebSearch:
-            self.results.extend(event.results)  # type: ignore[union-attr]
+            self.held.append(event)
             self._line({"type": "web_search", "results": event.results})  # type: ignore[union-attr]
         elif kind is Done:
             self._finish(event)  # type: ignore[arg-type]
 
     def _line(self, obj: dict[str, Any]) -> None:
-        self.sink.write_bytes(orjson.dumps(obj) + b"\n")
+        self.json_line(orjson.dumps(obj))
 
     def _finish(self, done: Done) -> None:
         self.done = done

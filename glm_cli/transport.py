@@ -47,8 +47,45 @@ def redacted(headers: dict[str, str]) -> dict[str, str]:
     return {k: ("Bearer ***" if k.lower() == "authorization" else v) for k, v in headers.items()}
 
 
+class Redactor:
+    """The key in use, masked in text from the service (SPEC §3.2): a hostile or
+    careless server may echo it in an error, a body or a header."""
+
+    __slots__ = ("_bytes", "_text")
+
+    def __init__(self, key: str | None) -> None:
+        self._text = key or ""
+        self._bytes = self._text.encode("utf-8", "surrogatepass")
+
+    def text(self, value: str) -> str:
+        key = self._text
+        return value.replace(key, "***") if key and key in value else value
+
+    def bytes(self, value: bytes) -> bytes:
+        key = self._bytes
+        return value.replace(key, b"***") if key and key in value else value
+
+    def error(self, error: ServiceError) -> ServiceError:
+        """Every text of `error` that came from the service, masked."""
+        error.message = self.text(error.message)
+        error.args = (error.message,)
+        for name in ("code", "kind", "request_id"):
+            value = getattr(error, name)
+            if isinstance(value, str):
+                setattr(error, name, self.text(value))
+        if error.body is not None:
+            error.body = self.bytes(error.body)
+        return error
+
+
 class MaxTimeReached(TransportError):
     pass
+
+
+def _attempts_note(attempts: int, urls: list[str], tried: set[int]) -> str:
+    """How hard glm tried, for the last error after retries."""
+    fallback = f"; fallback {urls[1]} tried too" if 1 in tried else ""
+    return f" (after {attempts} attempts{fallback})"
 
 
 _deadline_active = False
@@ -112,7 +149,9 @@ class Transport:
         debug: bool = False,
         error_from_body: Callable[[int, bytes], ServiceError],
         sent_request_id: str | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
+        self.redact = redactor or Redactor(None)
         self.endpoint = endpoint
         self.net = net
         self.console = console
@@ -151,6 +190,7 @@ class Transport:
             urls.append(self.endpoint.fallback_url)
         current = 0
         attempt = 1
+        tried = {0}
         while True:
             url = urls[current]
             self.console.note(f"POST {url} (attempt {attempt} of {policy.attempts})")
@@ -166,13 +206,17 @@ class Transport:
             except httpx.HTTPError as error:
                 failure = TransportError(f"cannot reach {url} ({error})", retryable=True)
                 failure.__cause__ = error
+            self.redact.error(failure)
             if failure.request_id is None:
                 failure.request_id = self.sent_request_id
             if not failure.retryable or attempt >= policy.attempts or output_started():
+                if attempt > 1:
+                    failure.message += _attempts_note(attempt, urls, tried)
                 raise failure
             delay = next_delay(attempt, failure.retry_after)
             if len(urls) > 1 and (failure.status is None or failure.status >= 500):
                 current = 1 - current
+                tried.add(current)
             self.console.note(f"retrying in {delay:.1f}s after: {failure.line()}")
             time.sleep(delay)
             attempt += 1
@@ -184,12 +228,20 @@ class Transport:
             if self.debug:
                 self._log_response(response)
             if response.status_code >= 300:
-                raise self._http_error(response)
+                raise self._http_error(response, url)
             return handle(response)
 
-    def _http_error(self, response: httpx.Response) -> ServiceError:
+    def _http_error(self, response: httpx.Response, url: str) -> ServiceError:
         data = read_body(response, MAX_ERROR_BODY)
+        if self.debug:
+            text = self.redact.bytes(data).decode("utf-8", "replace")
+            self.console.line(f"glm: debug: < {text}")
         error = self.error_from_body(response.status_code, data)
+        if response.status_code == 404:
+            error.message += f" at {url}" + (
+                " (--base-url should be the service root: drop the trailing /v1)"
+                if "/v1/v1/" in url else ""
+            )
         if response.is_redirect:  # never followed: the key goes to the provider's URLs only
             where = response.headers.get("location") or "another URL"
             error.message = f"redirected to {where}; glm does not follow redirects"
@@ -209,4 +261,4 @@ class Transport:
     def _log_response(self, response: httpx.Response) -> None:
         self.console.line(f"glm: debug: < HTTP {response.status_code} {response.reason_phrase}")
         for name, value in response.headers.items():
-            self.console.line(f"glm: debug: < {name}: {value}")
+            self.console.line(f"glm: debug: < {name}: {self.redact.text(value)}")

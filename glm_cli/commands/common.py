@@ -29,9 +29,17 @@ from glm_cli.protocols.base import StreamDecoder, WireProtocol
 from glm_cli.records import record
 from glm_cli.render import Renderer, Sink
 from glm_cli.settings import Settings, load_config, resolve
-from glm_cli.sse import SSEvent, event_batches
-from glm_cli.terminal import Console, Env
-from glm_cli.transport import Transport, deadline, iter_body, read_body, redacted, request_headers
+from glm_cli.sse import SSEvent, event_batches, one_line
+from glm_cli.terminal import Console, Env, escape_bytes
+from glm_cli.transport import (
+    Redactor,
+    Transport,
+    deadline,
+    iter_body,
+    read_body,
+    redacted,
+    request_headers,
+)
 from glm_cli.transport_options import NetOptions
 
 
@@ -106,12 +114,21 @@ class Job:
     def chat_request(self, prompt: str, *, system: str | None = None) -> ChatRequest:
         params = request_params(self.flags)
         check_top_p_range(params, self.protocol.name)
+        params.stream_usage = self.wants_stream_usage()
         return ChatRequest(
             model=self.settings.model,
             messages=[{"role": "user", "content": prompt}],
             system=system,
             stream=self.stream_setting(),
             params=params,
+        )
+
+    def wants_stream_usage(self) -> bool:
+        """Ask a stream for usage (`stream_options`) when the run shows usage and the
+        provider accepts the field: own providers unless `stream_usage = false`; never
+        the built-in ones, whose documents do not have it."""
+        return self.settings.endpoint.provider.stream_usage and (
+            self.output.usage or self.output.ndjson
         )
 
     def encode(self, request: ChatRequest) -> dict[str, Any]:
@@ -154,6 +171,7 @@ class Job:
                 debug=self.output.debug,
                 error_from_body=self.protocol.error_from_body,
                 sent_request_id=request_id if isinstance(request_id, str) else None,
+                redactor=Redactor(key),
             )
             try:
                 self.console.start_spinner()
@@ -171,11 +189,17 @@ class Job:
         """Send `body`; every neutral event of the answer goes to `on_event`.
 
         `on_attempt` is called as each attempt's response starts, so a caller that
-        collects events can start over when a failed attempt is retried.
+        collects events can start over when a failed attempt is retried; the run's
+        renderer is rewound then too, to where it stood when `body` was sent, so no
+        renderer shows a failed attempt's events (SPEC §3.2).
         """
         stream = bool(body.get("stream"))
+        renderer = self.renderer
+        mark = renderer.checkpoint() if renderer is not None else 0
 
         def handle(response: httpx.Response) -> None:
+            if renderer is not None:
+                renderer.rewind(mark)
             if on_attempt is not None:
                 on_attempt()
             if stream and _is_event_stream(response):
@@ -191,6 +215,12 @@ class Job:
 
         self._send(body, handle)
 
+    def shown_bytes(self, data: bytes) -> bytes:
+        """Service bytes as `glm raw` prints them: the key masked; on a terminal,
+        control characters escaped."""
+        data = Redactor(self.settings.api_key.value).bytes(data)
+        return escape_bytes(data) if self.env.stdout_isatty else data
+
     def exchange_raw(
         self,
         body: dict[str, Any],
@@ -201,29 +231,42 @@ class Job:
         """Send `body`; hand over the whole body, or each SSE event of a stream.
 
         The neutral events still go to `on_event`, so a truncated stream or a
-        filtered answer gets its exit code in `glm raw` too.
+        filtered answer gets its exit code in `glm raw` too. What is handed over is the
+        service's bytes with the key masked, each event's payload on one line (see
+        `sse.one_line`), and on a terminal with control characters escaped.
         """
         stream = bool(body.get("stream"))
+        shown = self.shown_bytes
+
+        def payload(sse: SSEvent) -> None:
+            on_payload(sse._replace(data=shown(one_line(sse.data))))
 
         def handle(response: httpx.Response) -> None:
             if stream and _is_event_stream(response):
                 decoder = self.protocol.stream_decoder()
-                consume_stream(iter_body(response), decoder, on_event, on_payload)
+                consume_stream(iter_body(response), decoder, on_event, payload)
                 return
             data = read_body(response)
-            on_whole(data)
+            on_whole(shown(data))
             for event in self.protocol.decode(data):
                 on_event(event)
 
         self._send(body, handle)
 
 
+def _media_type(response: httpx.Response) -> str:
+    """The Content-Type without its parameters, in lower case (media types are
+    case-insensitive: `Text/Event-Stream; charset=utf-8`)."""
+    value: str = response.headers.get("content-type", "")
+    return value.partition(";")[0].strip().lower()
+
+
 def _is_event_stream(response: httpx.Response) -> bool:
-    return "text/event-stream" in response.headers.get("content-type", "")
+    return _media_type(response) == "text/event-stream"
 
 
 def _is_json(response: httpx.Response) -> bool:
-    return "json" in response.headers.get("content-type", "")
+    return "json" in _media_type(response)
 
 
 def consume_stream(

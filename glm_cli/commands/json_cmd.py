@@ -17,6 +17,7 @@ from glm_cli.errors import UnusableAnswer, UsageError
 from glm_cli.messages import ChatRequest, Event, Message
 from glm_cli.prompt import read_text_file
 from glm_cli.render import check_finish, usage_line
+from glm_cli.terminal import escape_json_bytes
 from glm_cli.tool_loop import for_next_turn, run_exchange
 from glm_cli.transport import deadline
 
@@ -102,7 +103,9 @@ def _answer(
     if not job.output.ndjson:
         inner = jsontext.unfence(text)
         out = jsontext.pretty(inner) if job.output.pretty else jsontext.compact(inner)
-        job.sink.write(out + "\n")
+        data = (out + "\n").encode("utf-8", "surrogatepass")
+        # on a terminal, C1 controls (raw in JSON strings) as \u009b: the same JSON
+        job.sink.write_bytes(escape_json_bytes(data) if job.env.stdout_isatty else data)
 
 
 def _ask(

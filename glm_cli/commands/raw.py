@@ -88,5 +88,5 @@ def run(job: Job) -> None:
         job.exchange_raw(body, on_whole, on_payload, on_event)
     except ServiceError as error:
         if error.body is not None:
-            on_whole(error.body)
+            on_whole(job.shown_bytes(error.body))
         raise

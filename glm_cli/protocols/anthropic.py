@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from glm_cli import jsontext
 from glm_cli.errors import TransportError, UsageError
 from glm_cli.messages import (
     ChatRequest,
@@ -28,13 +29,16 @@ from glm_cli.messages import (
 )
 from glm_cli.protocols.base import Encoded, StreamDecoder, WireProtocol
 from glm_cli.protocols.common import (
+    exact_json,
     in_stream_error,
     load_json_object,
     malformed_chunk,
     optional_int,
     optional_text,
+    refusal_details,
     required_text,
     truncated_stream,
+    unexpected_body,
 )
 from glm_cli.sse import SSEvent
 from glm_cli.validate import NO_THINKING_EFFORTS
@@ -200,7 +204,8 @@ class AnthropicProtocol(WireProtocol):
         if not isinstance(content, list):
             raise TransportError("the response body has no content blocks")
         events: list[Event] = []
-        for block in content:
+        exact: list[Any] | None = None
+        for position, block in enumerate(content):
             if not isinstance(block, dict):
                 continue
             kind = block.get("type")
@@ -209,13 +214,16 @@ class AnthropicProtocol(WireProtocol):
             elif kind == "text" and isinstance(block.get("text"), str) and block["text"]:
                 events.append(Content(block["text"]))
             elif kind == "tool_use":
+                if exact is None:  # the input is re-encoded: read its numbers exactly
+                    exact = _exact_content(body)
                 events.append(ToolCall(
                     optional_text(block.get("id")), optional_text(block.get("name")),
-                    orjson.dumps(block.get("input", {})).decode(),
+                    jsontext.dumps(exact[position].get("input", {})),
                 ))
         reason = optional_text(data.get("stop_reason"))
         events.append(Done(
             finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
+            refusal=refusal_details(data.get("stop_details")) if reason == "refusal" else None,
             stop_sequence=optional_text(data.get("stop_sequence")),
             usage=parse_usage(data.get("usage")),
             id=optional_text(data.get("id")),
@@ -228,20 +236,33 @@ class AnthropicProtocol(WireProtocol):
         return AnthropicStreamDecoder()
 
 
+def _exact_content(body: bytes) -> list[Any]:
+    try:
+        content = exact_json(body)["content"]
+    except (ValueError, RecursionError, KeyError, TypeError) as error:
+        raise unexpected_body(body) from error
+    return content if isinstance(content, list) else []
+
+
 class _ToolUse:
     __slots__ = ("fragments", "id", "initial", "name")
 
-    def __init__(self, block: dict[str, Any]) -> None:
+    def __init__(self, block: dict[str, Any], raw: bytes) -> None:
         self.id = optional_text(block.get("id"))
         self.name = optional_text(block.get("name"))
         self.initial = block.get("input")
+        if self.initial:  # re-encoded at the end: read its numbers exactly
+            try:
+                self.initial = exact_json(raw)["content_block"]["input"]
+            except (ValueError, RecursionError, KeyError, TypeError) as error:
+                raise malformed_chunk(raw) from error
         self.fragments: list[str] = []
 
     def call(self) -> ToolCall:
         if self.fragments:
             arguments = "".join(self.fragments)
         else:
-            arguments = orjson.dumps(self.initial if self.initial is not None else {}).decode()
+            arguments = jsontext.dumps(self.initial if self.initial is not None else {})
         return ToolCall(self.id, self.name, arguments)
 
 
@@ -256,6 +277,7 @@ class AnthropicStreamDecoder(StreamDecoder):
         self._model: str | None = None
         self._request_id: str | None = None
         self._tools: dict[int, _ToolUse] = {}
+        self._refusal: str | None = None
 
     def feed(self, event: SSEvent) -> list[Event]:
         try:
@@ -267,11 +289,11 @@ class AnthropicStreamDecoder(StreamDecoder):
         # An event of the wrong shape (a list where an object belongs, a number where
         # text belongs) surfaces as one of these lookup errors: a malformed chunk.
         try:
-            return self._event(data, event.event)
+            return self._event(data, event.event, event.data)
         except (AttributeError, TypeError, KeyError, IndexError) as error:
             raise malformed_chunk(event.data) from error
 
-    def _event(self, data: dict[str, Any], name: str) -> list[Event]:
+    def _event(self, data: dict[str, Any], name: str, raw: bytes) -> list[Event]:
         kind = data.get("type") or name
         if kind == "content_block_delta":
             delta = data.get("delta") or {}
@@ -287,7 +309,7 @@ class AnthropicStreamDecoder(StreamDecoder):
                     tool.fragments.append(delta["partial_json"])
             return []
         if kind == "content_block_start":
-            return self._block_start(data)
+            return self._block_start(data, raw)
         if kind == "content_block_stop":
             tool = self._tools.pop(data.get("index", -1), None)
             return [tool.call()] if tool is not None else []
@@ -305,6 +327,9 @@ class AnthropicStreamDecoder(StreamDecoder):
             if reason:
                 self._stop_reason = reason
                 self.finished = True
+                if reason == "refusal":
+                    details = delta.get("stop_details") or data.get("stop_details")
+                    self._refusal = refusal_details(details)
             self._stop_sequence = optional_text(delta.get("stop_sequence")) or self._stop_sequence
             parse_usage(data.get("usage"), self._usage)
         elif kind == "message_stop":
@@ -314,14 +339,14 @@ class AnthropicStreamDecoder(StreamDecoder):
             raise in_stream_error(data.get("error"), self._request_id)
         return []
 
-    def _block_start(self, data: dict[str, Any]) -> list[Event]:
+    def _block_start(self, data: dict[str, Any], raw: bytes) -> list[Event]:
         block = data.get("content_block") or {}
         kind = block.get("type")
         if kind == "tool_use":
             index = data.get("index", -1)
             if type(index) is not int:  # the key the deltas and the end sort by
                 raise TypeError(f"content block index {index!r}")
-            self._tools[index] = _ToolUse(block)
+            self._tools[index] = _ToolUse(block, raw)
         elif kind == "text" and block.get("text"):
             return [Content(required_text(block["text"]))]
         elif kind == "thinking" and block.get("thinking"):
@@ -335,6 +360,7 @@ class AnthropicStreamDecoder(StreamDecoder):
         reason = self._stop_reason
         events.append(Done(
             finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
+            refusal=self._refusal,
             stop_sequence=self._stop_sequence,
             usage=self._usage,
             id=self._id,

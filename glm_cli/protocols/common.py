@@ -68,6 +68,32 @@ def _as_code(value: object) -> str | None:
     return None
 
 
+def first_choice(choices: list[Any]) -> dict[str, Any] | None:
+    """Choice 0 (glm never asks for `n`): the one whose `index` is 0 or missing."""
+    for choice in choices:
+        if isinstance(choice, dict) and not choice.get("index"):
+            return choice
+    return None
+
+
+def refusal_details(details: object) -> str | None:
+    """Anthropic's `stop_details` of a refusal as one text: explanation and category."""
+    if not isinstance(details, dict):
+        return None
+    explanation = optional_text(details.get("explanation"))
+    category = optional_text(details.get("category"))
+    if category:
+        return f"{explanation} (category: {category})" if explanation else f"category: {category}"
+    return explanation or None
+
+
+def exact_json(body: bytes) -> Any:
+    """A body parsed again with numbers kept exact (only for values glm re-encodes)."""
+    from glm_cli import jsontext
+
+    return jsontext.parse(body.decode("utf-8", "replace"))
+
+
 def error_from_object(
     error: object, status: int | None, request_id: str | None
 ) -> ServiceError:
