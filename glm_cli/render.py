@@ -56,9 +56,11 @@ def _closed_or(error: OSError) -> Exception:
 
 def parse_arguments(arguments: str) -> Any:
     """Tool-call arguments as JSON when they are valid JSON, else the raw text."""
+    from glm_cli.jsontext import loads
+
     try:
-        return orjson.loads(arguments)
-    except orjson.JSONDecodeError:
+        return loads(arguments)
+    except ValueError:  # not JSON, or nested too deeply to write out again
         return arguments
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from glm_cli import jsontext
 from glm_cli.errors import TransportError, UsageError
 from glm_cli.messages import (
     ChatRequest,
@@ -89,14 +90,16 @@ def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
                     "type": "thinking", "thinking": message["reasoning_content"], "signature": "",
                 })
             for call in message["tool_calls"]:
-                function = call.get("function") or {}
+                function = call.get("function")
+                function = function if isinstance(function, dict) else {}
                 try:
-                    arguments = orjson.loads(function.get("arguments") or "{}")
-                except orjson.JSONDecodeError:
+                    arguments = jsontext.loads(function.get("arguments") or "{}")
+                except ValueError:  # not JSON text, or nested too deeply
                     arguments = {}
                 content.append({
                     "type": "tool_use", "id": call.get("id"),
-                    "name": function.get("name"), "input": arguments,
+                    "name": function.get("name"),
+                    "input": arguments if isinstance(arguments, dict) else {},
                 })
         else:
             content = message.get("content") or ""
