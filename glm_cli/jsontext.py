@@ -7,6 +7,8 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 _FENCE = re.compile(r"\A\s*```[ \t]*(?:json|JSON)?[ \t]*\r?\n(.*?)\r?\n?```\s*\Z", re.DOTALL)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[ \t\r\n]+|[{}\[\],:]|[^{}\[\],:"\s]+', re.DOTALL)
 
@@ -78,10 +80,16 @@ def parse(text: str, *, limit: int | None = MAX_DEPTH, exact: bool = True) -> An
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse with orjson (fast; floats as floats), at most `MAX_DEPTH` levels deep."""
-    import orjson
+    """Parse with orjson (fast; floats as floats), at most `MAX_DEPTH` levels deep.
 
-    return check_depth(orjson.loads(data))
+    Raises ValueError (orjson.JSONDecodeError, TooDeep). Cheap enough for each chunk
+    of a stream: the depth is walked only when the text holds more brackets than that.
+    """
+    value = orjson.loads(data)
+    opens = data.count("[") + data.count("{") if isinstance(data, str) else (
+        data.count(b"[") + data.count(b"{")
+    )
+    return check_depth(value) if opens > MAX_DEPTH else value
 
 
 def compact(text: str) -> str:

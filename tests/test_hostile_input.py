@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_service import FakeService, Reply
+from tests.fake_service import FakeService, RawResponse, Reply
 from tests.helpers import Run, assert_one_error, run_in_process
 
 DEEP = 100_000
@@ -478,3 +478,23 @@ def test_odd_but_valid_tool_calls_in_a_file_are_sent(
     run = run_in_process(["chat", "--protocol", protocol, "--file", str(path), "hi"])
     assert run.exit_code == 0, run.stderr
     assert len(service.requests) == 1
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("mode", [[], ["--ndjson"], ["--sources"]])
+def test_a_deeply_nested_response_is_a_service_failure(
+    glm_env: dict[str, str], service: FakeService, stream: bool, mode: list[str]
+) -> None:
+    """Server JSON nested past what orjson writes again (255 levels) is malformed (exit 5)."""
+    chunk = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
+             "web_search": [{"title": "t", "link": "l", "refer": deep_object(MIDDLE)}]}
+    if stream:
+        body = b"data: " + json.dumps(chunk).encode() + b"\n\ndata: [DONE]\n\n"
+        service.script(RawResponse(body=body, content_type="text/event-stream"))
+    else:
+        chunk["choices"][0]["message"] = chunk["choices"][0].pop("delta")
+        service.script(RawResponse(body=json.dumps(chunk).encode()))
+    args = ["ask", "--stream" if stream else "--no-stream", "--retries", "0", *mode, "hi"]
+    run = run_in_process(args)
+    assert run.exit_code == 5, run.stderr
+    assert_one_error(run.stderr)

@@ -262,8 +262,8 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     def feed(self, event: SSEvent) -> list[Event]:
         try:
-            data = orjson.loads(event.data)
-        except orjson.JSONDecodeError as error:
+            data = jsontext.loads(event.data)
+        except ValueError as error:  # not JSON, or nested too deeply to write out again
             raise malformed_chunk(event.data) from error
         if not isinstance(data, dict):
             raise malformed_chunk(event.data)

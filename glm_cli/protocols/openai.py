@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from glm_cli import jsontext
 from glm_cli.errors import TransportError, UsageError
 from glm_cli.messages import (
     ChatRequest,
@@ -236,8 +237,8 @@ class OpenAIStreamDecoder(StreamDecoder):
         this runs once per streamed token."""
         data = event.data
         try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError as error:
+            chunk = jsontext.loads(data)
+        except ValueError as error:  # not JSON, or nested too deeply to write out again
             if data == b"[DONE]":
                 self.done = True
                 return []
