@@ -498,3 +498,12 @@ def test_a_deeply_nested_response_is_a_service_failure(
     run = run_in_process(args)
     assert run.exit_code == 5, run.stderr
     assert_one_error(run.stderr)
+
+
+def test_a_top_p_of_zero_from_the_config_names_the_key(
+    glm_env: dict[str, str], service: FakeService, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[defaults]\ntop-p = 0\n")
+    run = run_in_process(["ask", "hi"], environ={**glm_env, "GLM_CONFIG": str(path)})
+    usage_error(run, service, "defaults.top-p", "anthropic")

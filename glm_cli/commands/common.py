@@ -123,7 +123,7 @@ class Job:
 
     def chat_request(self, prompt: str, *, system: str | None = None) -> ChatRequest:
         params = request_params(self.flags)
-        check_top_p_range(params, self.protocol.name)
+        check_top_p_range(params, self.protocol.name, self.flags.lookup("top_p")[1])
         return ChatRequest(
             model=self.settings.model,
             messages=[{"role": "user", "content": prompt}],
