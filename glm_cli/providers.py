@@ -7,6 +7,7 @@ from pathlib import Path
 
 from glm_cli.config import PROTOCOLS, ConfigFile, readable_by_others
 from glm_cli.errors import AuthError, UsageError
+from glm_cli.net_env import bad_character, check_url
 from glm_cli.records import record
 
 PROTOCOL_PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
@@ -74,12 +75,22 @@ def find_provider(name: str, config: ConfigFile, source: str) -> Provider:
 
 
 def resolve_endpoint(
-    provider: Provider, protocol: str | None, base_url: str | None, endpoint: str | None
+    provider: Provider,
+    protocol: str | None,
+    base_url: str | None,
+    endpoint: str | None,
+    sources: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    """The URL to call (and its fallback) for this provider, protocol and overrides."""
+    """The URL to call (and its fallback) for this provider, protocol and overrides.
+
+    `sources` names where `protocol`, `base_url` and `endpoint` came from (a flag or
+    an environment variable), for the messages.
+    """
+    sources = sources or {}
+    if protocol is not None and protocol not in PROTOCOLS:
+        where = sources.get("protocol") or "--protocol"
+        raise UsageError(f"{where} {protocol!r}: must be openai or anthropic")
     protocol = protocol or provider.protocol
-    if protocol not in PROTOCOLS:
-        raise UsageError(f"--protocol {protocol!r}: must be openai or anthropic")
     path = PROTOCOL_PATHS[protocol]
     if provider.needs_endpoint:
         if protocol != "openai":
@@ -89,10 +100,10 @@ def resolve_endpoint(
                 f"provider {provider.name!r} needs an endpoint: "
                 "give --endpoint NAME or set CLOUDSWAY_ENDPOINT"
             )
+        _check_endpoint_name(sources.get("endpoint") or "--endpoint", endpoint)
         path = CLOUDSWAY_PATH.format(endpoint=endpoint)
     if base_url:
-        if not base_url.startswith(("http://", "https://")):
-            raise UsageError(f"--base-url {base_url!r}: must start with http:// or https://")
+        check_url(sources.get("base_url") or "--base-url", base_url, root=True)
         return Endpoint(provider, protocol, base_url.rstrip("/") + path, None)
     if provider.url is not None:
         if protocol != provider.protocol:
@@ -104,6 +115,15 @@ def resolve_endpoint(
     assert provider.root is not None
     fallback = provider.fallback_root + path if provider.fallback_root else None
     return Endpoint(provider, protocol, provider.root + path, fallback)
+
+
+def _check_endpoint_name(source: str, name: str) -> None:
+    """The `{endpoint}` goes into the URL's path: one path segment, nothing else."""
+    if bad_character(name) is not None or any(mark in name for mark in "/?#%\\"):
+        raise UsageError(
+            f"{source} {name!r}: must be an endpoint name "
+            "(no '/', '?', '#', '%', space or control character)"
+        )
 
 
 @record
@@ -133,9 +153,9 @@ def find_api_key(
             )
         return ApiKey(value, "--api-key-file"), warnings
     for variable in ("GLM_API_KEY", provider.key_env):
-        if variable and env.get(variable):
+        if variable and env.get(variable, "").strip():  # a blank one is not set
             return ApiKey(env[variable], variable), warnings
-    if config.api_key:
+    if config.api_key and config.api_key.strip():
         return ApiKey(config.api_key, f"api_key in {config.path}"), warnings
     return ApiKey(None, None), warnings
 

@@ -48,17 +48,12 @@ OPENAI_ONLY = {"web_search": "--web-search", "retrieval": "--retrieval", "mcp": 
 
 
 def _load_json(path: str) -> Any:
-    import json
-
+    from glm_cli import jsontext
     from glm_cli.prompt import read_text_file
 
     text = read_text_file(path, "--tool")
-
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
     try:
-        return json.loads(text, parse_constant=refuse)
+        return jsontext.parse(text, exact=False)
     except ValueError as error:
         raise UsageError(f"--tool {path!r}: not valid JSON ({error})") from error
 
@@ -79,6 +74,8 @@ def _check_schema(where: str, parameters: object) -> None:
         raise UsageError(
             f"{where}: parameters are not a valid JSON Schema ({error.message})"
         ) from error
+    except RecursionError as error:
+        raise UsageError(f"{where}: parameters are nested too deeply to check") from error
 
 
 def _function_tool(where: str, item: object) -> dict[str, Any]:

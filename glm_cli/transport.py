@@ -13,7 +13,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
@@ -24,6 +24,9 @@ from glm_cli.providers import Endpoint
 from glm_cli.retry import RetryPolicy, next_delay, parse_retry_after
 from glm_cli.terminal import Console
 from glm_cli.transport_options import NetOptions
+
+if TYPE_CHECKING:
+    import ssl
 
 T = TypeVar("T")
 
@@ -161,18 +164,24 @@ class Transport:
         self.client = self._client()
 
     def _client(self) -> httpx.Client:
+        """The client, after the proxy variables and the CA file were checked
+        (`net_env`: a bad one is a usage error naming it, before anything is sent)."""
+        from glm_cli.net_env import check_proxies, proxy_variables, tls_context
+
+        environ = self.console.env.environ
+        check_proxies(environ)
         if self.net.timeout is not None:
             timeout = httpx.Timeout(self.net.timeout)
         else:
             timeout = httpx.Timeout(DEFAULT_READ_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
         urls = [self.endpoint.url, self.endpoint.fallback_url or ""]
-        proxied = any(
-            name in self.console.env.environ
-            for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-        )
+        proxied = any(kind in proxy_variables(environ) for kind in ("https", "all"))
         # Loading the CA bundle costs tens of milliseconds: skip it for plain http.
-        needs_tls = proxied or any(url.startswith("https://") for url in urls)
-        return httpx.Client(timeout=timeout, verify=needs_tls, trust_env=True)
+        needs_tls = proxied or any(url.lower().startswith("https://") for url in urls)
+        verify: ssl.SSLContext | bool = needs_tls
+        if needs_tls:
+            verify = tls_context(environ) or True
+        return httpx.Client(timeout=timeout, verify=verify, trust_env=True)
 
     def close(self) -> None:
         self.client.close()

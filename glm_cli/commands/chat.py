@@ -144,7 +144,7 @@ def _given_system(job: Job) -> SystemChange:
     value = job.flags.cli("system")
     if value is None:
         return KEEP
-    return system_prompt(value) or None
+    return system_prompt(value, job.stdin) or None
 
 
 def one_exchange(job: Job, history: History, options: ChatOptions) -> None:

@@ -8,6 +8,7 @@ Both close the connection on every way out.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from glm_cli.options import (
     output_options,
     request_params,
 )
-from glm_cli.prompt import StdinSource, build_prompt, system_prompt
+from glm_cli.prompt import StdinSource, build_prompt, check_stdin_readers, system_prompt
 from glm_cli.protocols import get_protocol
 from glm_cli.protocols.base import StreamDecoder, WireProtocol
 from glm_cli.records import record
@@ -80,13 +81,28 @@ class Job:
             sink=Sink(env.stdout, on_start=console.stop_spinner),
         )
 
-    def stdin_source(self) -> StdinSource:
+    @cached_property
+    def stdin(self) -> StdinSource:
+        """Stdin, read at most once for the whole run (prompt, system prompt or body)."""
         stdin = self.env.stdin
         return StdinSource(
             read=stdin.read if stdin is not None else (lambda: b""),
             is_terminal=self.env.stdin_isatty,
             available=stdin is not None,
         )
+
+    def stdin_source(self) -> StdinSource:
+        return self.stdin
+
+    def stdin_reader(self) -> str | None:
+        """What reads stdin besides the prompt: `--body -` or `--system @-`; checks
+        that not both do."""
+        system, _ = self.flags.lookup("system")
+        readers = [name for name, wanted in (
+            ("--body -", self.flags.cli("body") == "-"), ("--system @-", system == "@-"),
+        ) if wanted]
+        check_stdin_readers(readers, use_stdin=not self.flags.cli("no_stdin"))
+        return readers[0] if readers else None
 
     def prompt(self, *, stdin_taken: bool = False, allow_empty: bool = False) -> str:
         words = list(self.flags.cli("prompt") or [])
@@ -95,13 +111,15 @@ class Job:
             list(self.flags.cli("prompt_file") or []),
             self.stdin_source(),
             use_stdin=not self.flags.cli("no_stdin"),
-            stdin_taken=stdin_taken,
+            stdin_taken=self.stdin_reader() or stdin_taken,
             allow_empty=allow_empty,
         )
 
     def system(self) -> str | None:
-        value, _ = self.flags.lookup("system")
-        return system_prompt(value)
+        value, source = self.flags.lookup("system")
+        if value == "@-":
+            self.stdin_reader()
+        return system_prompt(value, self.stdin, source)
 
     def stream_setting(self) -> bool:
         value, source = self.flags.lookup("stream")
@@ -113,7 +131,7 @@ class Job:
 
     def chat_request(self, prompt: str, *, system: str | None = None) -> ChatRequest:
         params = request_params(self.flags)
-        check_top_p_range(params, self.protocol.name)
+        check_top_p_range(params, self.protocol.name, self.flags.lookup("top_p")[1])
         params.stream_usage = self.wants_stream_usage()
         return ChatRequest(
             model=self.settings.model,

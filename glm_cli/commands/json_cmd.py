@@ -41,6 +41,8 @@ def load_schema(path: str) -> tuple[dict[str, Any], str]:
         validator_for(schema).check_schema(schema)
     except SchemaError as error:
         raise UsageError(f"--schema {path!r}: not a valid JSON Schema ({error.message})") from error
+    except RecursionError as error:
+        raise UsageError(f"--schema {path!r}: nested too deeply to check") from error
     return schema, jsontext.compact(text)  # type: ignore[return-value]
 
 

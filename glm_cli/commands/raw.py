@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from glm_cli import jsontext
 from glm_cli.commands.common import Job
 from glm_cli.errors import ServiceError, UsageError
 from glm_cli.messages import Done, Event
@@ -22,8 +21,8 @@ from glm_cli.sse import SSEvent
 
 def _read_body(job: Job, source: str) -> dict[str, Any]:
     if source == "-":
-        stdin = job.env.stdin
-        data = stdin.read() if stdin is not None else b""
+        job.stdin_reader()  # --body - and --system @- cannot both have stdin
+        data = job.stdin.take()
         name = "--body - (stdin)"
     else:
         try:
@@ -34,8 +33,8 @@ def _read_body(job: Job, source: str) -> dict[str, Any]:
         name = f"--body {source!r}"
     decode_utf8(data, name)
     try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
+        body = jsontext.loads(data)
+    except ValueError as error:  # orjson.JSONDecodeError and jsontext.TooDeep
         raise UsageError(f"{name}: not valid JSON ({error})") from error
     if not isinstance(body, dict):
         raise UsageError(f"{name}: the request body must be a JSON object")
@@ -56,7 +55,7 @@ def build_body(job: Job) -> dict[str, Any]:
     body.update(encoded.body)
     system = job.flags.cli("system")
     if system is not None:
-        job.protocol.set_system(body, system_prompt(system) or "")
+        job.protocol.set_system(body, system_prompt(system, job.stdin) or "")
     if job.flags.cli("model") is not None:
         body["model"] = job.settings.model
     if job.flags.cli("stream") is not None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from glm_cli import jsontext
 from glm_cli.errors import TransportError, UsageError
 from glm_cli.messages import (
@@ -93,14 +91,16 @@ def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
                     "type": "thinking", "thinking": message["reasoning_content"], "signature": "",
                 })
             for call in message["tool_calls"]:
-                function = call.get("function") or {}
+                function = call.get("function")
+                function = function if isinstance(function, dict) else {}
                 try:
-                    arguments = orjson.loads(function.get("arguments") or "{}")
-                except orjson.JSONDecodeError:
+                    arguments = jsontext.loads(function.get("arguments") or "{}")
+                except ValueError:  # not JSON text, or nested too deeply
                     arguments = {}
                 content.append({
                     "type": "tool_use", "id": call.get("id"),
-                    "name": function.get("name"), "input": arguments,
+                    "name": function.get("name"),
+                    "input": arguments if isinstance(arguments, dict) else {},
                 })
         else:
             content = message.get("content") or ""
@@ -281,8 +281,8 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     def feed(self, event: SSEvent) -> list[Event]:
         try:
-            data = orjson.loads(event.data)
-        except orjson.JSONDecodeError as error:
+            data = jsontext.loads(event.data)
+        except ValueError as error:  # not JSON, or nested too deeply to write out again
             raise malformed_chunk(event.data) from error
         if not isinstance(data, dict):
             raise malformed_chunk(event.data)

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from glm_cli import jsontext
 from glm_cli.errors import ServiceError, TransportError
 
 _REASONS = {
@@ -44,8 +45,8 @@ def dict_items(value: object) -> list[dict[str, Any]]:
 def load_json_object(body: bytes, what: str) -> dict[str, Any]:
     """A 2xx body that must be a JSON object; anything else is a service failure (exit 5)."""
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
+        data = jsontext.loads(body)
+    except ValueError as error:  # not JSON, or nested too deeply to write out again
         raise TransportError(f"{what} is not valid JSON ({_excerpt(body)})") from error
     if not isinstance(data, dict):
         raise TransportError(f"{what} is not a JSON object ({_excerpt(body)})")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from glm_cli import jsontext
 from glm_cli.errors import TransportError, UsageError
 from glm_cli.messages import (
@@ -265,8 +263,8 @@ class OpenAIStreamDecoder(StreamDecoder):
         this runs once per streamed token."""
         data = event.data
         try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError as error:
+            chunk = jsontext.loads(data)
+        except ValueError as error:  # not JSON, or nested too deeply to write out again
             if data == b"[DONE]":
                 self.done = True
                 return []
