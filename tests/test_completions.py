@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from glm_cli import shipped
-from glm_cli.cli.validate import EFFORTS
+from glm_cli.core.validate import EFFORTS
 from glm_cli.settings.config import PROTOCOLS
 from glm_cli.settings.providers import BUILT_IN
 

@@ -918,3 +918,39 @@ def test_key_never_in_output_as_a_process(glm_env: dict[str, str], service: Fake
     assert SECRET.encode() not in done.stdout + done.stderr
     assert len(service.requests) == 1
 
+
+
+# --- a blank key is not a key (issue 10) -------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n", " \t\r\n"])
+def test_a_blank_glm_api_key_does_not_hide_the_providers_key(
+    glm_env: dict[str, str], service: FakeService, monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    monkeypatch.setenv("GLM_API_KEY", blank)
+    monkeypatch.setenv("EVOLINK_API_KEY", EVOLINK_KEY)
+    shown = glm("config", "show")
+    assert shown.exit_code == 0, shown.stderr
+    assert re.search(r"^key\s+set \(from EVOLINK_API_KEY\)$", shown.stdout, re.M), shown.stdout
+    document = dry_run()
+    assert header(document["headers"], "Authorization") == "Bearer ***"
+    result = glm("ask", "hi")
+    assert result.exit_code == 0, result.stderr
+    assert authorization(service) == f"Bearer {EVOLINK_KEY}"
+
+
+def test_blank_keys_everywhere_are_no_key(
+    glm_env: dict[str, str], service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLM_API_KEY", "  ")
+    monkeypatch.setenv("EVOLINK_API_KEY", "\t")
+    write(default_config(glm_env), 'api_key = "   "\n')
+    shown = glm("config", "show")
+    assert re.search(r"^key\s+not set$", shown.stdout, re.M), shown.stdout
+    document = dry_run()
+    assert header(document["headers"], "Authorization") is None
+    result = glm("ask", "hi")
+    assert result.exit_code == 3, result.stderr
+    assert_one_error(result.stderr, "no API key")
+    assert service.requests == []
+

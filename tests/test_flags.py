@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from glm_cli.cli.validate import EFFORTS
+from glm_cli.core.validate import EFFORTS
 from tests.fake_service import FakeService, Reply
 from tests.helpers import SECRET, assert_one_error, invoke
 

@@ -4,12 +4,13 @@ JSON exactly, fences, invalid answers, and `--schema` with its one repair retry.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fake_service import FakeService, Reply
+from tests.fake_service import FakeService, Reply, Stall
 from tests.helpers import Run, assert_one_error, run_in_process
 
 PROTOCOLS = ["openai", "anthropic"]
@@ -415,3 +416,23 @@ def test_ndjson_still_validates_the_schema(
     assert records[-1]["type"] == "error"
     assert records[-1]["exit_code"] == 6
     assert len(service.requests) == 2
+
+
+def test_max_time_bounds_the_answer_and_its_repair_together(
+    glm_env: dict[str, str], service: FakeService, tmp_path: Path
+) -> None:
+    """One --max-time for the whole run: the repair request does not get a fresh one."""
+    max_time, first_takes = 3.0, 2.0
+    service.script(
+        Reply(content=['{"age"', ": 36}"], reasoning=None, stall_after=1,
+              stall_seconds=first_takes),
+        Stall(60),  # the repair: never answered in time
+    )
+    schema = write_schema(tmp_path)
+    started = time.monotonic()
+    result = glm_json("openai", "--max-time", str(max_time), "--retries", "0", "--schema", schema)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 5, result.stderr
+    assert_one_error(result.stderr, "--max-time")
+    assert len(service.requests) == 2  # the repair was sent, and cut by the same budget
+    assert elapsed < max_time + 1.2, elapsed  # a fresh budget would take first_takes more

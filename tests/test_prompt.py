@@ -18,7 +18,7 @@ from typer.testing import Result
 from glm_cli.cli.prompt import StdinSource, build_prompt, system_prompt
 from glm_cli.core.errors import UsageError
 from glm_cli.output.terminal import Env
-from tests.fake_service import FakeService
+from tests.fake_service import FakeService, Reply
 from tests.helpers import SECRET, assert_one_error, invoke, run_glm
 
 # --- unit tests: build_prompt ---------------------------------------------------------
@@ -490,3 +490,104 @@ def test_process_dash_reads_stdin(glm_env: dict[str, str], service: FakeService)
     assert done.returncode == 0, done.stderr
     assert user_content(service) == "fix the bug please"
 
+
+
+# --- --prompt-file - and --system @- (issue 10): stdin read once, by one reader -----------
+
+
+def system_content(service: FakeService) -> str | None:
+    body = service.requests[0].json
+    systems = [m["content"] for m in body["messages"] if m["role"] == "system"]
+    return body.get("system") or (systems[0] if systems else None)
+
+
+def test_prompt_file_dash_takes_stdins_place_among_the_files(tmp_path: Path) -> None:
+    path = write(tmp_path / "f.txt", b"file text\n")
+    stdin = FakeStdin(b"piped\n", terminal=True)
+    assert build_prompt(["q"], ["-", path], stdin.source) == "q\n\npiped\n\nfile text"
+    assert stdin.reads == 1
+
+
+def test_system_at_dash_reads_stdin_once() -> None:
+    stdin = FakeStdin(b"Be terse.\n")
+    assert system_prompt("@-", stdin.source) == "Be terse."
+    assert system_prompt("@-", stdin.source) == "Be terse."
+    assert stdin.reads == 1
+
+
+@pytest.mark.parametrize(
+    ("words", "files", "taken", "fragments"),
+    [
+        (["-"], ["-"], False, ("'-'", "--prompt-file -")),
+        ([], ["-", "-"], False, ("--prompt-file -", "only once")),
+        (["-"], [], "--system @-", ("'-'", "--system @-")),
+        ([], ["-"], "--body -", ("--prompt-file -", "--body -")),
+    ],
+)
+def test_two_readers_of_stdin_are_a_usage_error(
+    words: list[str], files: list[str], taken: str | bool, fragments: tuple[str, ...]
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        build_prompt(words, files, forbidden_stdin(), stdin_taken=taken)
+    for fragment in fragments:
+        assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize("command", ["ask", "json", "chat"])
+def test_cli_prompt_file_dash_reads_stdin(
+    glm_env: dict[str, str], service: FakeService, command: str
+) -> None:
+    if command == "json":
+        service.script(Reply(content="{}"))
+    result = invoke([command, "--prompt-file", "-", "json please"], input=b"from stdin\n")
+    assert result.exit_code == 0, stderr(result)
+    assert user_content(service) == "json please\n\nfrom stdin"
+
+
+@pytest.mark.parametrize("command", ["ask", "json", "chat", "raw"])
+def test_cli_system_at_dash_reads_the_system_prompt_from_stdin(
+    glm_env: dict[str, str], service: FakeService, command: str
+) -> None:
+    if command == "json":
+        service.script(Reply(content="{}"))
+    result = invoke([command, "--system", "@-", "a json question"], input=b"Be terse.\n")
+    assert result.exit_code == 0, stderr(result)
+    assert user_content(service) == "a json question"  # stdin is not appended as well
+    assert (system_content(service) or "").startswith("Be terse.")
+
+
+def test_cli_system_at_dash_from_the_config_reads_stdin(
+    glm_env: dict[str, str], service: FakeService, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[defaults]\nsystem = "@-"\n')
+    result = invoke(["ask", "--config", str(config), "q"], input=b"From stdin.\n")
+    assert result.exit_code == 0, stderr(result)
+    assert system_content(service) == "From stdin."
+    assert user_content(service) == "q"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["ask", "-", "--prompt-file", "-"], ("'-'", "--prompt-file -")),
+        (["ask", "--system", "@-", "-"], ("'-'", "--system @-")),
+        (["ask", "--system", "@-", "--prompt-file", "-", "q"], ("--system @-",)),
+        (["ask", "--no-stdin", "--prompt-file", "-", "q"], ("--prompt-file -", "--no-stdin")),
+        (["ask", "--no-stdin", "--system", "@-", "q"], ("--system @-", "--no-stdin")),
+        (["raw", "--body", "-", "--system", "@-"], ("--body -", "--system @-")),
+        (["raw", "--body", "-", "--prompt-file", "-"], ("--body -", "--prompt-file -")),
+    ],
+)
+def test_cli_two_readers_of_stdin_are_a_usage_error(
+    glm_env: dict[str, str], service: FakeService, args: list[str], fragments: tuple[str, ...]
+) -> None:
+    body = b'{"model": "glm-5.2", "messages": [{"role": "user", "content": "x"}]}'
+    usage_failure(invoke(args, input=body), service, *fragments)
+
+
+def test_process_system_at_dash_reads_a_pipe(glm_env: dict[str, str], service: FakeService) -> None:
+    done = run(glm_env, ["ask", "--system", "@-", "q"], input=b"Piped system.\n")
+    assert done.returncode == 0, done.stderr
+    assert system_content(service) == "Piped system."
+    assert user_content(service) == "q"

@@ -7,7 +7,7 @@
   well-typed neutral events or the defined protocol error (`ServiceError`, of which
   `TransportError` is a kind): never another exception, which would be exit 1.
 - `parse_retry_after` never raises and stays in [0, 60] or None.
-- The request checks of `glm_cli.cli.validate` never let an out-of-range value through
+- The request checks of `glm_cli.core.validate` never let an out-of-range value through
   and never reject an in-range one.
 """
 
@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glm_cli.cli import validate
+from glm_cli.core import validate
 from glm_cli.core.errors import ServiceError, UsageError
 from glm_cli.core.exit_codes import ExitCode
 from glm_cli.core.messages import Content, Done, Event, Reasoning, ToolCall, Usage, WebSearch

@@ -560,3 +560,34 @@ def test_malformed_chunk_is_a_transport_error_exit_5(name: str) -> None:
     with pytest.raises(TransportError) as caught:
         decoder.feed(SSEvent("content_block_delta", b'{"choices": [{"del'))
     assert caught.value.exit_code == 5
+
+
+# --- SPEC §3.2: a leading BOM, multi-line data on one line ----------------------------
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b"\xef\xbb\xbfdata: a\n\n"],
+        [b"\xef", b"\xbb", b"\xbfdata: a\n\n"],  # the BOM split across reads
+        [b"\xef\xbb\xbf", b"data: a\n\n"],
+    ],
+)
+def test_one_leading_bom_is_ignored(chunks: list[bytes]) -> None:
+    assert [event.data for event in iter_events(chunks)] == [b"a"]
+
+
+def test_a_bom_later_in_the_stream_is_data() -> None:
+    chunks = [b"\xef\xbb\xbf\xef\xbb\xbfdata: a\n\ndata: \xef\xbb\xbfb\n\n"]
+    assert [event.data for event in iter_events(chunks)] == [b"\xef\xbb\xbfb"]
+
+
+def test_a_multi_line_payload_is_one_line_and_the_same_json() -> None:
+    import json
+
+    from glm_cli.wire.sse import one_line
+
+    [event] = iter_events([b'data: {"a":\ndata:  [1,\ndata: 2]}\n\n'])
+    assert event.data == b'{"a":\n [1,\n2]}'
+    assert one_line(event.data) == b'{"a":  [1, 2]}'
+    assert json.loads(one_line(event.data)) == json.loads(event.data)

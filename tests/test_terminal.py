@@ -482,3 +482,33 @@ def test_show_thinking_has_no_colour(
     assert code == 0
     assert b"Let me think." in err.getvalue()
     assert b"\x1b" not in err.getvalue()
+
+
+# --- SPEC §3.2: escaping what the service sends ------------------------------------------
+
+
+def test_escape_controls_keeps_newline_and_tab_and_escapes_the_rest() -> None:
+    from glm_cli.output.terminal import escape_controls
+
+    assert escape_controls("a\tb\nc") == "a\tb\nc"
+    assert escape_controls("\x1b[2J\r\x07\x7f\x9b") == "\\x1b[2J\\x0d\\x07\\x7f\\x9b"
+
+
+def test_escape_json_bytes_keeps_the_json_value() -> None:
+    import json
+
+    from glm_cli.output.terminal import escape_bytes, escape_json_bytes
+
+    line = json.dumps({"t": "a\x9bb\x7f"}, ensure_ascii=False).encode()
+    shown = escape_json_bytes(line)
+    assert b"\xc2\x9b" not in shown and b"\x7f" not in shown
+    assert json.loads(shown) == json.loads(line)
+    assert escape_bytes(b"x\x1b]0;t\x07\n") == b"x\\x1b]0;t\\x07\n"
+
+
+def test_console_lines_are_escaped_only_on_a_terminal() -> None:
+    for tty, expected in ((True, b"t \\x1b[2K\n"), (False, b"t \x1b[2K\n")):
+        err = io.BytesIO()
+        env = Env(None, io.BytesIO(), err, False, False, tty, {"NO_COLOR": "1"})
+        Console(env).line("t \x1b[2K")
+        assert err.getvalue() == expected

@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort
 
 from glm_cli import __version__
+from glm_cli.cli.argv import check_argv
 from glm_cli.cli.options import (
     CHAT,
     CONFIG_INIT,
@@ -39,6 +40,7 @@ from glm_cli.cli.options import (
     OptionList,
     with_options,
 )
+from glm_cli.core.errors import GlmError
 from glm_cli.core.exit_codes import ExitCode
 
 Runner = Callable[[str, dict[str, Any], Any], None]
@@ -82,6 +84,11 @@ class GlmGroup(TyperGroup):
         self, args: Any = None, prog_name: str | None = None, **extra: Any
     ) -> Any:
         extra.pop("standalone_mode", None)
+        try:
+            check_argv(sys.argv[1:] if args is None else args)
+        except GlmError as error:
+            sys.stderr.write(f"glm: error: {error.message}\n")
+            sys.exit(error.exit_code)
         try:
             result = super().main(args, "glm", standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from glm_cli.cli import tools, validate
+from glm_cli.cli import tools
+from glm_cli.core import validate
 from glm_cli.core.errors import UsageError
 from glm_cli.core.messages import RequestParams
 from glm_cli.core.records import record
@@ -77,7 +78,7 @@ def request_params(flags: Flags, protocol: str, *, use_defaults: bool = True) ->
     validate.think_and_effort(params.think, params.effort)
     params.tools = tools.request_tools(flags)
     tools.check_protocol(params.tools, protocol)
-    check_top_p_range(params, protocol)
+    check_top_p_range(params, protocol, flags.lookup("top_p", use_defaults=use_defaults)[1])
     return params
 
 

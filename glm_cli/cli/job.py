@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from glm_cli.cli import validate
 from glm_cli.cli.flags import (
     Flags,
     OutputOptions,
@@ -20,8 +20,9 @@ from glm_cli.cli.flags import (
     output_options,
     request_params,
 )
-from glm_cli.cli.prompt import StdinSource, build_prompt, system_prompt
+from glm_cli.cli.prompt import StdinSource, build_prompt, check_stdin_readers, system_prompt
 from glm_cli.cli.tools import loop_settings
+from glm_cli.core import validate
 from glm_cli.core.deadline import Deadline
 from glm_cli.core.messages import ChatRequest, RequestParams
 from glm_cli.core.records import record
@@ -61,8 +62,6 @@ class Job:
         for warning in warnings:
             console.warn(warning)
         settings = resolve(flags, env.environ, config)
-        if flags.cli("model") is not None:
-            validate.non_empty("--model", flags.cli("model"))
         for warning in settings.warnings:
             console.warn(warning)
         net = net_options(flags)
@@ -78,7 +77,9 @@ class Job:
             deadline=Deadline(net.max_time),
         )
 
-    def stdin_source(self) -> StdinSource:
+    @cached_property
+    def stdin(self) -> StdinSource:
+        """Stdin, read at most once for the whole run (prompt, system prompt or body)."""
         stdin = self.env.stdin
         return StdinSource(
             read=stdin.read if stdin is not None else (lambda: b""),
@@ -86,20 +87,32 @@ class Job:
             available=stdin is not None,
         )
 
+    def stdin_reader(self) -> str | None:
+        """What reads stdin besides the prompt: `--body -` or `--system @-`; checks
+        that not both do."""
+        system, _ = self.flags.lookup("system")
+        readers = [name for name, wanted in (
+            ("--body -", self.flags.cli("body") == "-"), ("--system @-", system == "@-"),
+        ) if wanted]
+        check_stdin_readers(readers, use_stdin=not self.flags.cli("no_stdin"))
+        return readers[0] if readers else None
+
     def prompt(self, *, stdin_taken: bool = False, allow_empty: bool = False) -> str:
         words = list(self.flags.cli("prompt") or [])
         return build_prompt(
             words,
             list(self.flags.cli("prompt_file") or []),
-            self.stdin_source(),
+            self.stdin,
             use_stdin=not self.flags.cli("no_stdin"),
-            stdin_taken=stdin_taken,
+            stdin_taken=self.stdin_reader() or stdin_taken,
             allow_empty=allow_empty,
         )
 
     def system(self) -> str | None:
-        value, _ = self.flags.lookup("system")
-        return system_prompt(value)
+        value, source = self.flags.lookup("system")
+        if value == "@-":
+            self.stdin_reader()
+        return system_prompt(value, self.stdin, source)
 
     def stream_setting(self) -> bool:
         value, source = self.flags.lookup("stream")
@@ -114,8 +127,17 @@ class Job:
         """The tool loop's settings (`--tool-cmd` checked against the request's tools)."""
         return loop_settings(self.flags, params.tools)
 
+    def wants_stream_usage(self) -> bool:
+        """Ask a stream for usage (`stream_options`) when the run shows usage and the
+        provider accepts the field: own providers unless `stream_usage = false`; never
+        the built-in ones, whose documents do not have it."""
+        return self.settings.endpoint.provider.stream_usage and (
+            self.output.usage or self.output.ndjson
+        )
+
     def chat_request(self, prompt: str, *, system: str | None = None) -> ChatRequest:
         params = self.params()
+        params.stream_usage = self.wants_stream_usage()
         self.tools(params)  # checked now, before anything is sent
         return ChatRequest(
             model=self.settings.model,
@@ -166,10 +188,6 @@ class Job:
             f"provider {endpoint.provider.name} ({endpoint.protocol}), url {endpoint.url}"
             + (f", fallback {endpoint.fallback_url}" if endpoint.fallback_url else "")
         )
-        proxied = any(
-            name in self.env.environ
-            for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-        )
         return Client(
             self.protocol,
             endpoint,
@@ -177,7 +195,7 @@ class Job:
             self.console,
             key=key,
             debug=self.output.debug,
+            environ=self.env.environ,
             connections=connections,
-            proxied=proxied,
             description=description,
         )

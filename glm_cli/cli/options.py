@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from glm_cli.cli.validate import EFFORTS
+from glm_cli.core.validate import EFFORTS
 
 OptionList = list[tuple[str, Any]]
 
@@ -25,12 +25,14 @@ PROMPT: OptionList = [
         metavar="PROMPT...",
         show_default=False)]),
     ("prompt_file", Annotated[list[str] | None, typer.Option(
-        "--prompt-file", metavar="PATH", help="Add a file's text to the prompt (repeatable).")]),
+        "--prompt-file", metavar="PATH",
+        help="Add a file's text to the prompt (repeatable); - reads stdin.")]),
     ("no_stdin", Annotated[bool, typer.Option(
         "--no-stdin", "-n", help="Never read stdin (for while-read loops, cron, ssh).")]),
     ("system", Annotated[str | None, typer.Option(
         "--system", "-s", metavar="TEXT|@PATH",
-        help="The system prompt; @PATH reads it from a file, @@ starts it with a literal @.")]),
+        help="The system prompt; @PATH reads it from a file, @- from stdin, @@ starts it "
+        "with a literal @.")]),
 ]
 
 REQUEST: OptionList = [

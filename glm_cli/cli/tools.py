@@ -20,14 +20,23 @@ import nothing heavy unless a tool flag was given.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from glm_cli.cli import validate
+from glm_cli.core import validate
 from glm_cli.core.errors import UsageError
 from glm_cli.engine.tool_runner import LoopSettings
 
-if TYPE_CHECKING:
-    from glm_cli.cli.flags import Flags
+
+class Flags(Protocol):
+    """What tools read of the flags (`cli.flags.Flags` is one; a protocol, so that
+    `flags`, which builds the request's tools from here, and this module form no cycle)."""
+
+    def cli(self, name: str) -> Any: ...
+
+    def lookup(self, name: str) -> tuple[Any, str]: ...
+
+    def switch(self, name: str) -> bool: ...
+
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MCP_TRANSPORTS = ("sse", "streamable-http")
@@ -45,17 +54,12 @@ OPENAI_ONLY = {"web_search": "--web-search", "retrieval": "--retrieval", "mcp": 
 
 
 def _load_json(path: str) -> Any:
-    import json
-
     from glm_cli.cli.prompt import read_text_file
+    from glm_cli.core import jsontext
 
     text = read_text_file(path, "--tool")
-
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
     try:
-        return json.loads(text, parse_constant=refuse)
+        return jsontext.parse(text, exact=False)
     except ValueError as error:
         raise UsageError(f"--tool {path!r}: not valid JSON ({error})") from error
 
@@ -76,6 +80,8 @@ def _check_schema(where: str, parameters: object) -> None:
         raise UsageError(
             f"{where}: parameters are not a valid JSON Schema ({error.message})"
         ) from error
+    except RecursionError as error:
+        raise UsageError(f"{where}: parameters are nested too deeply to check") from error
 
 
 def _function_tool(where: str, item: object) -> dict[str, Any]:

@@ -7,11 +7,13 @@ place a run is prepared and its failure turned into an exit code (`cli.outcome`)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glm_cli.cli.job import Job
 from glm_cli.cli.outcome import reported
 from glm_cli.output.terminal import Console, Env
+
+if TYPE_CHECKING:
+    from glm_cli.cli.job import Job
 
 
 def run(name: str, given: dict[str, Any], obj: Any = None) -> None:
@@ -24,6 +26,8 @@ def run(name: str, given: dict[str, Any], obj: Any = None) -> None:
 
             config_cmd.run(name.removeprefix("config "), given, env, console)
             return
+        from glm_cli.cli.job import Job  # not imported for --help
+
         job = Job.prepare(given, env, console)
         _body(name)(job)
 

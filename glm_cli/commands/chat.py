@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glm_cli.cli import validate
 from glm_cli.cli.job import Job
 from glm_cli.cli.prompt import system_prompt
 from glm_cli.commands.chat_turn import TurnOptions, take_turn
+from glm_cli.core import validate
 from glm_cli.core.errors import UsageError
 from glm_cli.core.records import record
 from glm_cli.history.conversation import (
@@ -123,13 +123,20 @@ def wants_interactive(job: Job, options: ChatOptions) -> bool:
 
 
 def open_history(job: Job, options: ChatOptions, *, interactive: bool) -> History:
+    """The conversation, checked writable before any request is paid for (SPEC §3.2)."""
     if options.file is not None:
         history = FileHistory(Path(options.file))
         history.check()
         return history
     if options.session is None and interactive:
         return MemoryHistory()
-    return SessionHistory(store_path(job.env.environ), options.session or DEFAULT_SESSION)
+    session = SessionHistory(store_path(job.env.environ), options.session or DEFAULT_SESSION)
+    try:
+        session.check()
+    except BaseException:
+        session.close()
+        raise
+    return session
 
 
 def _given_system(job: Job) -> SystemChange:
@@ -137,7 +144,7 @@ def _given_system(job: Job) -> SystemChange:
     value = job.flags.cli("system")
     if value is None:
         return KEEP
-    return system_prompt(value) or None
+    return system_prompt(value, job.stdin) or None
 
 
 def one_exchange(job: Job, history: History, options: ChatOptions) -> None:

@@ -5,8 +5,8 @@
 - `show`: the effective settings and where each came from — a flag, an environment
   variable (named), the config file, or the built-in default. The key is shown as
   `set (from GLM_API_KEY)` or `not set`, never its value.
-- `init`: writes a commented template (mode 0600, parent directory created);
-  an existing file is kept unless `--force` (exit 2).
+- `init`: writes a commented template (mode 0600, parent directory created, through
+  `files.safe.write_atomically`); an existing file is kept unless `--force` (exit 2).
 
 What a subcommand needs beyond this module is imported when it runs.
 """
@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from glm_cli.core.errors import UsageError
+from glm_cli.core.errors import OutputError, UsageError
 from glm_cli.output.sink import Sink
 from glm_cli.output.terminal import Console, Env
 
@@ -74,7 +74,6 @@ def _value(value: Any) -> str:
 
 def show(given: dict[str, Any], env: Env, console: Console) -> list[str]:
     from glm_cli.cli.flags import Flags, net_options
-    from glm_cli.cli.validate import non_empty
     from glm_cli.net.options import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
     from glm_cli.settings.config import load
     from glm_cli.settings.resolve import resolve
@@ -86,8 +85,6 @@ def show(given: dict[str, Any], env: Env, console: Console) -> list[str]:
         console.warn(warning)
     flags = Flags(given, config)
     settings = resolve(flags, env.environ, config)
-    if flags.cli("model") is not None:
-        non_empty("--model", flags.cli("model"))
     for warning in settings.warnings:
         console.warn(warning)
     sources = settings.sources
@@ -210,21 +207,19 @@ def _wrap(text: str, prefix: str, width: int = 80) -> str:
 
 
 def init(given: dict[str, Any], env: Env, console: Console) -> list[str]:
+    """Write the template; a symlink at the path counts as a file, and `--force`
+    replaces the link itself, never the file it points to."""
+    from glm_cli.files.safe import refused, write_atomically
+
     path, _ = _path(given, env)
-    if path.exists() and not given.get("force"):
+    if os.path.lexists(path) and not given.get("force"):
         raise UsageError(f"config file {path} already exists; use --force to overwrite it")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(template())
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        write_atomically(path, template().encode("utf-8"), 0o600)
     except OSError as error:
-        raise UsageError(f"config file {path}: {error.strerror or error}") from error
+        reason = error.strerror or str(error)
+        if refused(error):
+            raise OutputError(f"cannot write the config file {path}: {reason}") from error
+        raise UsageError(f"config file {path}: {reason}") from error
     return [str(path)]

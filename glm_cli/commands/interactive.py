@@ -15,14 +15,14 @@ ends the loop (exit 0). A line ending in `\\` continues on the next one.
 from __future__ import annotations
 
 import contextlib
-import os
 import readline
 from pathlib import Path
 
-from glm_cli.cli import validate
 from glm_cli.cli.job import Job
 from glm_cli.commands.chat_turn import TurnOptions, take_turn
+from glm_cli.core import validate
 from glm_cli.core.errors import GlmError, StdoutClosed, UsageError
+from glm_cli.files.safe import private_folder, write_atomically
 from glm_cli.history.conversation import Conversation, History, Keep, MemoryHistory, SystemChange
 from glm_cli.history.jsonl import save
 from glm_cli.settings.config import data_dir
@@ -211,11 +211,14 @@ class ChatLoop:
         readline.parse_and_bind("bind ^I rl_complete" if libedit else "tab: complete")
 
     def _save_readline(self) -> None:
-        """The history file is private (mode 0600), like the store beside it."""
+        """The history file is private (mode 0600), like the store beside it. readline
+        writes it by name, so it writes in a private folder and glm moves it into place."""
         try:
             self.history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.close(os.open(self.history_file, os.O_WRONLY | os.O_CREAT, 0o600))
-            readline.write_history_file(self.history_file)
+            with private_folder(self.history_file) as folder:
+                scratch = folder / self.history_file.name
+                readline.write_history_file(scratch)
+                write_atomically(self.history_file, scratch.read_bytes(), 0o600)
         except OSError:
             return
 

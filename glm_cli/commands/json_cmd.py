@@ -20,6 +20,7 @@ from glm_cli.core.messages import ChatRequest, Done, Message
 from glm_cli.engine.exchange import Client, always
 from glm_cli.engine.tool_loop import for_next_turn
 from glm_cli.output.render import Renderer, usage_line
+from glm_cli.output.terminal import escape_json_bytes
 
 JSON_HINT = "Answer with a single JSON value and nothing else."
 _MENTIONS_JSON = re.compile("json", re.IGNORECASE)
@@ -41,6 +42,8 @@ def load_schema(path: str) -> tuple[dict[str, Any], str]:
         validator_for(schema).check_schema(schema)
     except SchemaError as error:
         raise UsageError(f"--schema {path!r}: not a valid JSON Schema ({error.message})") from error
+    except RecursionError as error:
+        raise UsageError(f"--schema {path!r}: nested too deeply to check") from error
     return schema, jsontext.compact(text)  # type: ignore[return-value]
 
 
@@ -105,7 +108,9 @@ def run(job: Job) -> None:
     if not job.output.ndjson:
         inner = jsontext.unfence(text)
         out = jsontext.pretty(inner) if job.output.pretty else jsontext.compact(inner)
-        job.sink.write(out + "\n")
+        data = (out + "\n").encode("utf-8", "surrogatepass")
+        # on a terminal, C1 controls (raw in JSON strings) as \u009b: the same JSON
+        job.sink.write_bytes(escape_json_bytes(data) if job.env.stdout_isatty else data)
 
 
 def _new_renderer(job: Job, shown: list[Renderer]) -> None:

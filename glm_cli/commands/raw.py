@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from glm_cli.cli.job import Job
 from glm_cli.cli.prompt import decode_utf8, system_prompt
+from glm_cli.core import jsontext
 from glm_cli.core.errors import UsageError
+from glm_cli.core.redact import Redactor
 from glm_cli.output.render import WireRenderer
 
 
 def _read_body(job: Job, source: str) -> dict[str, Any]:
     if source == "-":
-        stdin = job.env.stdin
-        data = stdin.read() if stdin is not None else b""
+        job.stdin_reader()  # --body - and --system @- cannot both have stdin
+        data = job.stdin.take()
         name = "--body - (stdin)"
     else:
         try:
@@ -31,8 +31,8 @@ def _read_body(job: Job, source: str) -> dict[str, Any]:
         name = f"--body {source!r}"
     decode_utf8(data, name)
     try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
+        body = jsontext.loads(data)
+    except ValueError as error:  # orjson.JSONDecodeError and jsontext.TooDeep
         raise UsageError(f"{name}: not valid JSON ({error})") from error
     if not isinstance(body, dict):
         raise UsageError(f"{name}: the request body must be a JSON object")
@@ -51,7 +51,7 @@ def build_body(job: Job) -> dict[str, Any]:
     body.update(encoded.body)
     system = job.flags.cli("system")
     if system is not None:
-        job.protocol.set_system(body, system_prompt(system) or "")
+        job.protocol.set_system(body, system_prompt(system, job.stdin) or "")
     if job.flags.cli("model") is not None:
         body["model"] = job.settings.model
     if job.flags.cli("stream") is not None:
@@ -67,7 +67,7 @@ def run(job: Job) -> None:
     if job.output.dry_run:
         job.dry_run(body)
         return
-    renderer = WireRenderer(job.sink, job.console)
+    renderer = WireRenderer(job.sink, job.console, Redactor(job.settings.api_key.value))
     with renderer.reporting(), job.client() as client, job.waiting():
         exchange = client.exchange(body, job.deadline, may_retry=renderer.may_retry, wire=True)
         with exchange:

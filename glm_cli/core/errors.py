@@ -5,6 +5,7 @@
     ├── AuthError                 3  no API key (HTTP 401/403 arrive as ServiceError)
     ├── ServiceError              by SPEC §3.1: an HTTP error, an error inside a stream
     │   └── TransportError        5  connection, timeout, --max-time, broken stream
+    ├── OutputError               1  stdout or a file glm writes could not be written
     ├── UnusableAnswer            6  invalid JSON, schema mismatch, content filtered
     └── StdoutClosed              141 the reader of stdout went away
 
@@ -34,6 +35,12 @@ class UsageError(GlmError):
 
 class AuthError(GlmError):
     exit_code = ExitCode.AUTH
+
+
+class OutputError(GlmError):
+    """glm could not write its output (stdout or a file it writes)"""
+
+    exit_code = 1
 
 
 class UnusableAnswer(GlmError):

@@ -1,7 +1,7 @@
 """What a finish reason means for the run (SPEC §1.3): the policy, apart from any output.
 
-`length` warns; content filtered (`sensitive`, `content_filter`) is exit 6;
-`network_error` is exit 5; anything else passes.
+`length` warns; content filtered (`sensitive`, `content_filter`) or refused
+(`refusal`) is exit 6; `network_error` is exit 5; anything else passes.
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ def check_finish(done: Done, log: Log) -> None:
         raise UnusableAnswer(f"the answer was filtered as unsafe ({describe_filter(done)})")
     elif reason == "network_error":
         raise TransportError("the service reported a network error while generating")
+    elif reason == "refusal":
+        raise UnusableAnswer(
+            f"the model refused: {done.refusal}" if done.refusal
+            else "the model refused to answer (finish reason: refusal)"
+        )
 
 
 def describe_filter(done: Done) -> str:

@@ -37,6 +37,9 @@ class RequestParams:
     user_id: str | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
     json_mode: bool = False
+    stream_usage: bool = False
+    """Ask for usage in a stream (`stream_options`, OpenAI protocol): the run shows usage
+    and the provider accepts the field."""
 
 
 @record
@@ -104,13 +107,19 @@ class Done:
     model: str | None = None
     request_id: str | None = None
     content_filter: list[dict[str, Any]] | None = None
+    refusal: str | None = None
+    """With finish reason `refusal`: the model's refusal text or the service's explanation."""
 
 
 class Restart:
     """A failed attempt is being retried: forget what it sent (held text, tool calls,
-    sources). Only ever sent while nothing of the answer reached stdout."""
+    sources). Only ever sent while nothing of the answer reached stdout.
+    `kept_results` web-search results, from earlier rounds of a tool loop, stay."""
 
-    __slots__ = ()
+    __slots__ = ("kept_results",)
+
+    def __init__(self, kept_results: int = 0) -> None:
+        self.kept_results = kept_results
 
 
 class Payload:

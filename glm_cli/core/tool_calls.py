@@ -1,4 +1,5 @@
-"""A tool call as glm prints and stores it: `{"id", "name", "arguments"}`."""
+"""A tool call as glm prints and stores it: `{"id", "name", "arguments"}`, its arguments
+spliced in as the model wrote them, so no number is ever rounded (SPEC §3.2)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,40 @@ from typing import Any
 
 import orjson
 
+from glm_cli.core import jsontext
 from glm_cli.core.messages import ToolCall
 
 
-def parse_arguments(arguments: str) -> Any:
-    """Tool-call arguments as JSON when they are valid JSON, else the raw text."""
+def arguments_json(arguments: str) -> str | None:
+    """The arguments' JSON text on one line, every token as the model wrote it; None
+    when they are not valid JSON. Checked with a parser that keeps numbers exact, and
+    never re-encoded: a parse and dump would round `12345678901234567890123`."""
+    if not arguments.strip():
+        return None
     try:
-        return orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return arguments
+        jsontext.parse(arguments)
+    except (ValueError, RecursionError):
+        return None
+    return jsontext.compact(arguments)
 
 
-def tool_call_object(call: ToolCall) -> dict[str, Any]:
-    line: dict[str, Any] = {
-        "id": call.id, "name": call.name, "arguments": parse_arguments(call.arguments),
-    }
+def tool_call_json(
+    call: ToolCall, *, prefix: dict[str, Any] | None = None, kind: bool = True
+) -> tuple[bytes, bool]:
+    """A tool call as one JSON object (no newline), and whether its arguments were JSON.
+
+    `{**prefix, "id", "name", "arguments"}`, then for an MCP call `"type"` (when `kind`)
+    and `"mcp"`. The arguments are spliced in as text: valid JSON as the model wrote
+    it (compacted), anything else as a JSON string.
+    """
+    head = orjson.dumps({**(prefix or {}), "id": call.id, "name": call.name})
+    text = arguments_json(call.arguments)
+    arguments = orjson.dumps(call.arguments) if text is None else text.encode()
+    tail: dict[str, Any] = {}
     if call.kind != "function":
-        line["type"] = call.kind
+        if kind:
+            tail["type"] = call.kind
         if call.detail is not None:
-            line["mcp"] = call.detail
-    return line
+            tail["mcp"] = call.detail
+    end = b"," + orjson.dumps(tail)[1:] if tail else b"}"
+    return head[:-1] + b',"arguments":' + arguments + end, text is not None

@@ -22,7 +22,7 @@ ends, is closed, or is abandoned.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from glm_cli.core.deadline import Deadline
 from glm_cli.core.errors import ServiceError, TransportError
 from glm_cli.core.log import Log
 from glm_cli.core.messages import Content, Event, Payload, Restart
+from glm_cli.core.redact import Redactor
 from glm_cli.core.retry import RetryPolicy, next_delay
 from glm_cli.net.headers import request_headers
 from glm_cli.net.options import NetOptions
@@ -58,9 +59,9 @@ class Client:
         log: Log,
         *,
         key: str | None,
+        environ: Mapping[str, str],
         debug: bool = False,
         connections: int = 10,
-        proxied: bool = False,
         description: str = "",
     ) -> None:
         self.protocol = protocol
@@ -68,16 +69,18 @@ class Client:
         self.net = net
         self.log = log
         self.key = key
+        self.redact = Redactor(key)
         self.description = description
         """Said under --verbose before each request: provider, URL, fallback."""
         from glm_cli.net.transport import Transport  # httpx: only once a request is made
 
-        urls = [endpoint.url, endpoint.fallback_url or ""]
         self.transport = Transport(
             net,
             log,
             error_from_body=protocol.error_from_body,
-            needs_tls=proxied or any(url.startswith("https://") for url in urls),
+            urls=[endpoint.url, endpoint.fallback_url or ""],
+            environ=environ,
+            redact=self.redact,
             debug=debug,
             connections=connections,
         )
@@ -164,6 +167,7 @@ class Exchange:
             urls.append(client.endpoint.fallback_url)
         policy = RetryPolicy(client.net.retries)
         current = 0
+        tried = {0}
         started = False
         while True:
             self.attempts += 1
@@ -178,11 +182,14 @@ class Exchange:
                     yield from self._answer(reply)
                     return
             except ServiceError as failure:
-                error = failure
+                error = client.redact.error(failure)
             if error.request_id is None:
                 error.request_id = sent_request_id
             last = self.attempts >= policy.attempts
             if not error.retryable or last or not self.may_retry():
+                if self.attempts > 1:
+                    fallback = f"; fallback {urls[1]} tried too" if 1 in tried else ""
+                    error.message += f" (after {self.attempts} attempts{fallback})"
                 raise error
             delay = next_delay(self.attempts, error.retry_after)
             remaining = self.deadline.remaining()
@@ -191,6 +198,7 @@ class Exchange:
                 raise self.deadline.reached()
             if len(urls) > 1 and (error.status is None or error.status >= 500):
                 current = 1 - current
+                tried.add(current)
             client.log.note(f"retrying in {delay:.1f}s after: {error.line()}")
             time.sleep(delay)
 

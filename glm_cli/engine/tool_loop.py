@@ -128,6 +128,8 @@ class Turn:
         hold = bool(self.tools.commands)
         usage = Usage()
         rounds = 0
+        results = 0
+        """Web-search results passed on by the rounds before this one."""
         body = self.body or self.client.protocol.encode(self.request).body
         while True:
             exchange = self.client.exchange(body, self.deadline, may_retry=self.may_retry)
@@ -138,13 +140,19 @@ class Turn:
                         yield batch
                         del batch  # not kept while the next one is read
                         continue
-                    passed: list[Event] = [e for e in batch if not isinstance(e, HELD)]
-                    held += [event for event in batch if isinstance(event, HELD)]
-                    if any(type(event) is Restart for event in passed):
-                        held = []
+                    passed: list[Event] = []
+                    for event in batch:
+                        if isinstance(event, HELD):
+                            held.append(event)
+                        elif type(event) is Restart:
+                            held = []
+                            passed.append(Restart(results))
+                        else:
+                            passed.append(event)
                     if passed:
                         yield passed
             result = exchange.result
+            results += len(result.web_search)
             done = result.done or Done(None)
             usage = add_usage(usage, done.usage)
             functions = [call for call in result.tool_calls if call.kind == "function"]

@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 import orjson
 
+from glm_cli.core import jsontext
 from glm_cli.core.messages import Message, ToolCall
 from glm_cli.core.records import record
-from glm_cli.core.tool_calls import tool_call_object
+from glm_cli.core.tool_calls import tool_call_json
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -88,24 +89,54 @@ class MemoryHistory:
 
 
 def check_message(value: object) -> Message:
-    """A message read from a file or the store; raises ValueError saying what is wrong."""
+    """A message read from a file or the store; raises ValueError saying what is wrong.
+
+    Whatever passes can be sent on either protocol and written out again: every
+    field glm reads has its type checked, and the message nests at most
+    `jsontext.MAX_DEPTH` levels.
+    """
     if not isinstance(value, dict):
         raise ValueError("a message must be a JSON object")
+    jsontext.check_depth(value)
     role = value.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise ValueError(f"\"role\" must be one of {', '.join(ROLES)}, got {role!r}")
     content = value.get("content")
     calls = value.get("tool_calls")
     if calls is not None:
         if role != "assistant":
             raise ValueError("only an assistant message may have \"tool_calls\"")
-        if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
+        if not isinstance(calls, list):
             raise ValueError("\"tool_calls\" must be a list of objects")
+        for number, call in enumerate(calls, 1):
+            _check_call(call, f"tool call {number}")
     if not isinstance(content, str) and not (content is None and calls):
         raise ValueError("\"content\" must be a string (null only beside \"tool_calls\")")
     if role == "tool" and not isinstance(value.get("tool_call_id"), str):
         raise ValueError("a tool message needs a \"tool_call_id\" string")
     return value
+
+
+def _check_call(call: object, where: str) -> None:
+    """One stored tool call: `{"id", "type", "function": {"name", "arguments"}}` (an
+    MCP call keeps its details under `"mcp"`)."""
+    if not isinstance(call, dict):
+        raise ValueError(f"{where}: must be a JSON object")
+    for key in ("id", "type"):
+        if key in call and not isinstance(call[key], str):
+            raise ValueError(f"{where}: \"{key}\" must be a string")
+    kind = call.get("type") or "function"
+    detail = call.get(kind)
+    if kind != "function":
+        if detail is not None and not isinstance(detail, dict):
+            raise ValueError(f"{where}: \"{kind}\" must be a JSON object")
+        return
+    if not isinstance(detail, dict):
+        raise ValueError(f"{where}: \"function\" must be a JSON object with a name")
+    if not isinstance(detail.get("name"), str):
+        raise ValueError(f"{where}: \"function.name\" must be a string")
+    if "arguments" in detail and not isinstance(detail["arguments"], str):
+        raise ValueError(f"{where}: \"function.arguments\" must be a string of JSON")
 
 
 def message_line(message: Message) -> bytes:
@@ -210,22 +241,22 @@ def transcript(conversation: Conversation) -> str:
         if content:
             lines.append(str(content).rstrip("\n"))
         for call in message.get("tool_calls") or []:
-            lines.append(orjson.dumps(_call_line(call)).decode())
+            lines.append(tool_call_json(_call_line(call))[0].decode())
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
-def _call_line(call: dict[str, Any]) -> dict[str, Any]:
-    """A stored tool call as `glm ask` prints one: `{"id", "name", "arguments"}`."""
+def _call_line(call: dict[str, Any]) -> ToolCall:
+    """A stored tool call, to print as `glm ask` prints one: `{"id", "name", "arguments"}`."""
     kind = call.get("type") or "function"
     detail = call.get(kind) if kind != "function" else None
     source = call.get("function") or detail or {}
     arguments = source.get("arguments")
-    return tool_call_object(ToolCall(
+    return ToolCall(
         id=call.get("id"),
         name=source.get("name"),
         arguments=arguments if isinstance(arguments, str)
         else "" if arguments is None else orjson.dumps(arguments).decode(),
         kind=str(kind),
         detail=detail if isinstance(detail, dict) else None,
-    ))
+    )

@@ -2,15 +2,18 @@
 
 Readers hold a shared `fcntl` lock while they read, writers an exclusive one. An
 exchange is appended as whole lines in a single `write` to a file opened with
-`O_APPEND`, so processes appending at once never lose or interleave messages, and
-a crash can at worst leave a torn last line (which the next reader reports).
+`O_APPEND`, so processes appending at once never lose or interleave messages; a
+failed write (a full disk) cuts the file back to where it was (`safe_files.append`),
+so only a crash mid-write can leave a torn last line (which the next reader reports).
 A system prompt is a `system` line: the last one is in force, so changing it is an
 append too. A malformed line is a usage error naming the line; the file is not
-touched. New files are made with mode 0600, like the session store.
+touched. New files are made with mode 0600, like the session store. The file is
+opened `O_NOFOLLOW`: a symlink at its path is refused, never written through.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -19,8 +22,9 @@ from pathlib import Path
 
 import orjson
 
-from glm_cli.core.errors import UsageError
+from glm_cli.core.errors import GlmError, OutputError, UsageError
 from glm_cli.core.messages import Message
+from glm_cli.files.safe import append, refused, write_atomically
 from glm_cli.history.conversation import (
     KEEP,
     Conversation,
@@ -33,6 +37,7 @@ from glm_cli.history.conversation import (
 )
 
 FILE_MODE = 0o600
+_EFFECTIVE = os.access in os.supports_effective_ids
 
 
 def parse_lines(data: bytes, where: str) -> list[Message]:
@@ -63,9 +68,9 @@ def parse_lines(data: bytes, where: str) -> list[Message]:
 @contextmanager
 def _locked(path: Path, flags: int, lock: int) -> Iterator[int]:
     try:
-        fd = os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
+        fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
     except OSError as error:
-        raise UsageError(f"--file {str(path)!r}: {error.strerror or error}") from error
+        raise _open_error(path, error) from error
     try:
         fcntl.flock(fd, lock)
         yield fd
@@ -80,12 +85,23 @@ def _read_all(fd: int) -> bytes:
     return b"".join(parts)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """One `write` normally does it all; a short write (a full disk) is finished off."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _open_error(path: Path, error: OSError) -> GlmError:
+    """A path that is not a file to keep a conversation in is exit 2; one glm may not
+    write (read-only, on a read-only file system) is exit 1, like a read-only store."""
+    where = f"--file {str(path)!r}"
+    if error.errno == errno.ELOOP:
+        return UsageError(f"{where}: is a symbolic link (give the file it points to)")
+    if error.errno == errno.EISDIR:
+        return UsageError(f"{where}: is a directory")
+    if refused(error):
+        return OutputError(f"cannot write to {path}: {error.strerror}")
+    return UsageError(f"{where}: {error.strerror or error}")
+
+
+def _write_error(path: Path, error: OSError) -> GlmError:
+    if refused(error) or error.errno is None:
+        return OutputError(f"cannot write to {path}: {error.strerror or error}")
+    return UsageError(f"cannot write to {path}: {error.strerror or error}")
 
 
 class FileHistory:
@@ -97,18 +113,16 @@ class FileHistory:
         self._where = f"--file {str(path)!r}"
 
     def check(self) -> None:
-        """Fail before any request if the file could not be read or appended to."""
-        if self.path.is_dir():
-            raise UsageError(f"{self._where}: is a directory")
-        if self.path.exists():
-            if not os.access(self.path, os.R_OK | os.W_OK):
-                raise UsageError(f"{self._where}: not readable and writable")
-            return
+        """Fail before any request if the file could not be read and appended to: a
+        symlink, a directory, a read-only file or folder (the same `open` as `append`)."""
+        if os.path.lexists(self.path):
+            with _locked(self.path, os.O_RDWR | os.O_APPEND, fcntl.LOCK_SH):
+                return
         parent = self.path.parent
         if not parent.is_dir():
             raise UsageError(f"{self._where}: no such directory {str(parent)!r}")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise UsageError(f"{self._where}: cannot create a file in {str(parent)!r}")
+        if not os.access(parent, os.W_OK | os.X_OK, effective_ids=_EFFECTIVE):
+            raise OutputError(f"cannot write to {self.path}: cannot create a file in {parent}")
 
     def load(self) -> Conversation:
         try:
@@ -130,14 +144,20 @@ class FileHistory:
             data = b"".join(lines)
             if not _ends_line(fd):
                 data = b"\n" + data  # a last line written without its newline
-            _write_all(fd, data)
+            try:
+                append(fd, data)
+            except OSError as error:
+                raise _write_error(self.path, error) from error
 
     def reset(self, system: str | None = None) -> None:
         # Not O_TRUNC: truncating before the lock is held would cut a reader short.
         with _locked(self.path, os.O_WRONLY | os.O_CREAT, fcntl.LOCK_EX) as fd:
-            os.ftruncate(fd, 0)
-            if system is not None:
-                _write_all(fd, message_line({"role": "system", "content": system}))
+            try:
+                os.ftruncate(fd, 0)
+                if system is not None:
+                    append(fd, message_line({"role": "system", "content": system}))
+            except OSError as error:
+                raise _write_error(self.path, error) from error
 
     def close(self) -> None:
         return None
@@ -149,17 +169,10 @@ def _ends_line(fd: int) -> bool:
 
 
 def save(path: Path, conversation: Conversation) -> None:
-    """Write a whole conversation as JSONL (`/save FILE`), replacing the file at once."""
+    """Write a whole conversation as JSONL (`/save FILE`), replacing the file at once
+    (a symlink at `path` is replaced, not written through)."""
     path = path.expanduser()
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        try:
-            _write_all(fd, jsonl(conversation))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
+        write_atomically(path, jsonl(conversation), FILE_MODE)
     except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise UsageError(f"cannot save to {str(path)!r}: {error.strerror or error}") from error
+        raise _write_error(path, error) from error

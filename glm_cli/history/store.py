@@ -2,12 +2,14 @@
 `$XDG_DATA_HOME/glm/glm.db`. Imported only when `glm chat` runs (sqlite3 costs start-up).
 
 Why it is shaped so:
-- A new store is made whole — WAL mode and schema — in a private temporary file that
-  is then hard-linked into place. Processes starting at once therefore never see a
-  half-made store, and never race to switch the journal mode (which needs a lock
-  SQLite's busy handler does not always wait for).
+- A new store is made whole — WAL mode and schema — in a private folder (nothing
+  planted can redirect SQLite's writes), then hard-linked into place. Processes
+  starting at once therefore never see a half-made store, and never race to switch
+  the journal mode (which needs a lock SQLite's busy handler does not always wait for).
 - Mode 0600 (SQLite gives the `-wal` and `-shm` files the database's mode):
   conversations are private. The API key is never written here.
+- `check_writable` runs before a request is sent: a read-only store fails before the
+  answer is paid for, not after.
 - Every change is one `BEGIN IMMEDIATE` transaction, so two processes appending at
   once both land whole and in order, and a crash leaves the last committed state.
 - `schema_version` records the schema's version; `MIGRATIONS` brings an older
@@ -25,9 +27,10 @@ from pathlib import Path
 
 import orjson
 
-from glm_cli.core.errors import GlmError, UsageError
+from glm_cli.core.errors import GlmError, OutputError, UsageError
 from glm_cli.core.messages import Message
 from glm_cli.core.records import record
+from glm_cli.files.safe import new_file, private_folder, refused
 from glm_cli.history.conversation import KEEP, Conversation, Keep, SystemChange, check_message
 from glm_cli.settings.config import data_dir
 
@@ -116,7 +119,11 @@ class Store:
         except sqlite3.Error as error:
             raise store_error(path, error) from error
         except OSError as error:
-            raise UsageError(f"the chat store {path}: {error.strerror or error}") from error
+            reason = error.strerror or str(error)
+            if not refused(error):  # not a place for a store: GLM_HOME is a file, say
+                raise UsageError(f"the chat store {path}: {reason}") from error
+            doing = "write" if create else "open"
+            raise OutputError(f"cannot {doing} the chat store {path}: {reason}") from error
 
     def _prepare(self) -> None:
         self._db.execute("PRAGMA foreign_keys = ON")
@@ -146,6 +153,19 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise store_error(self.path, error) from error
+
+    def check_writable(self) -> None:
+        """A write, rolled back: fails now, before a request is paid for, where storing
+        its answer would fail (`BEGIN IMMEDIATE` alone passes on a read-only file)."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("UPDATE schema_version SET version = version")
+            finally:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
         except sqlite3.Error as error:
             raise store_error(self.path, error) from error
 
@@ -239,11 +259,11 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
 
 
 def _create(path: Path) -> None:
-    """Make a complete store in a private temporary file, then link it into place."""
+    """Make a complete store in a private folder, then link it into place."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-    try:
+    with private_folder(path) as folder:
+        temporary = folder / path.name
+        new_file(temporary)  # SQLite gives the -wal and -shm files its mode
         connection = sqlite3.connect(temporary, isolation_level=None)
         try:
             connection.execute("PRAGMA journal_mode = WAL")
@@ -253,25 +273,26 @@ def _create(path: Path) -> None:
         finally:
             connection.close()
         try:
-            os.link(temporary, path)
+            os.link(temporary, path)  # never follows, never replaces, what is at `path`
         except FileExistsError:
             pass  # another process made it first: use theirs
         except OSError:  # no hard links here: fall back to a rename
-            if not path.exists():
+            if not os.path.lexists(path):
                 os.replace(temporary, path)
-    finally:
-        for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
-            leftover.unlink(missing_ok=True)
 
 
 def store_error(path: Path, error: sqlite3.Error) -> GlmError:
-    """A broken store is the user's file to fix (exit 2); a busy one is a failure (1)."""
+    """A broken store is the user's file to fix (exit 2); one that cannot be written
+    (read-only: the file, its folder or its `-wal`) or is busy is a failure (1)."""
     if isinstance(error, sqlite3.DatabaseError) and not isinstance(
         error, sqlite3.OperationalError
     ):
         return UsageError(f"the chat store {path} is not usable ({error})")
     if "no such table" in str(error):
         return UsageError(f"{path} is not a glm chat store ({error})")
+    name = getattr(error, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
+        return OutputError(f"cannot write the chat store {path}: {error}")
     return GlmError(f"the chat store {path}: {error}")
 
 
@@ -289,6 +310,10 @@ class SessionHistory:
             self._store = Store.open(self.path, create=True)
             assert self._store is not None
         return self._store
+
+    def check(self) -> None:
+        """Fail before any request if an exchange could not be stored (SPEC §3.2)."""
+        self._open().check_writable()
 
     def load(self) -> Conversation:
         return self._open().load(self.name) or Conversation()

@@ -14,8 +14,9 @@ service generating.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -23,9 +24,13 @@ from glm_cli.core.deadline import Deadline
 from glm_cli.core.errors import ServiceError, TransportError
 from glm_cli.core.exit_codes import is_retryable
 from glm_cli.core.log import Log
+from glm_cli.core.redact import Redactor
 from glm_cli.core.retry import parse_retry_after
 from glm_cli.net.headers import redacted
 from glm_cli.net.options import NetOptions
+
+if TYPE_CHECKING:
+    import ssl
 
 MAX_ERROR_BODY = 1 << 20
 
@@ -86,6 +91,19 @@ def _chunks(response: httpx.Response, deadline: Deadline) -> Iterator[bytes]:
         raise TransportError(f"connection lost mid-response ({error})", retryable=True) from error
 
 
+def _verify(urls: list[str], environ: Mapping[str, str]) -> ssl.SSLContext | bool:
+    """What httpx verifies TLS with, after the proxy variables and the CA file were
+    checked (`environment`: a bad one is a usage error naming it, before anything is
+    sent). Loading the CA bundle costs tens of milliseconds: plain http skips it."""
+    from glm_cli.net.environment import check_proxies, proxy_variables, tls_context
+
+    check_proxies(environ)
+    proxied = any(kind in proxy_variables(environ) for kind in ("https", "all"))
+    if not proxied and not any(url.lower().startswith("https://") for url in urls):
+        return False
+    return tls_context(environ) or True
+
+
 class Transport:
     def __init__(
         self,
@@ -93,17 +111,19 @@ class Transport:
         log: Log,
         *,
         error_from_body: ErrorFromBody,
-        needs_tls: bool,
+        urls: list[str],
+        environ: Mapping[str, str],
+        redact: Redactor,
         debug: bool = False,
         connections: int = 10,
     ) -> None:
         self.net = net
         self.log = log
         self.debug = debug
+        self.redact = redact
         self.error_from_body = error_from_body
-        # Loading the CA bundle costs tens of milliseconds: skip it for plain http.
         self._client = httpx.Client(
-            verify=needs_tls,
+            verify=_verify(urls, environ),
             trust_env=True,
             limits=httpx.Limits(
                 max_connections=connections, max_keepalive_connections=connections
@@ -114,6 +134,7 @@ class Transport:
         self._client.close()
 
     def _timeout(self, deadline: Deadline) -> httpx.Timeout:
+        """Every timeout of an attempt, capped by what is left of the run."""
         connect = deadline.bound(self.net.connect_timeout)
         read = deadline.bound(self.net.read_timeout)
         return httpx.Timeout(read, connect=connect, pool=connect)
@@ -133,7 +154,7 @@ class Transport:
                 if self.debug:
                     self._log_response(response)
                 if response.status_code >= 300:
-                    raise self._http_error(response, deadline)
+                    raise self._http_error(response, url, deadline)
                 yield Reply(response, deadline)
         except httpx.TimeoutException as error:
             if deadline.expired():
@@ -142,9 +163,17 @@ class Transport:
         except httpx.HTTPError as error:
             raise TransportError(f"cannot reach {url} ({error})", retryable=True) from error
 
-    def _http_error(self, response: httpx.Response, deadline: Deadline) -> ServiceError:
+    def _http_error(self, response: httpx.Response, url: str, deadline: Deadline) -> ServiceError:
         data = Reply(response, deadline).read(MAX_ERROR_BODY)
+        if self.debug:
+            text = self.redact.bytes(data).decode("utf-8", "replace")
+            self.log.line(f"glm: debug: < {text}")
         error = self.error_from_body(response.status_code, data)
+        if response.status_code == 404:
+            error.message += f" at {url}" + (
+                " (--base-url should be the service root: drop the trailing /v1)"
+                if "/v1/v1/" in url else ""
+            )
         if response.is_redirect:  # never followed: the key goes to the provider's URLs only
             where = response.headers.get("location") or "another URL"
             error.message = f"redirected to {where}; glm does not follow redirects"
@@ -164,4 +193,4 @@ class Transport:
     def _log_response(self, response: httpx.Response) -> None:
         self.log.line(f"glm: debug: < HTTP {response.status_code} {response.reason_phrase}")
         for name, value in response.headers.items():
-            self.log.line(f"glm: debug: < {name}: {value}")
+            self.log.line(f"glm: debug: < {name}: {self.redact.text(value)}")

@@ -14,9 +14,9 @@ import shutil
 from typing import Any
 
 from glm_cli.core.errors import GlmError
-from glm_cli.core.messages import Content, Done, Event
+from glm_cli.core.messages import Content, Done, Event, Restart
 from glm_cli.output.render import TextRenderer
-from glm_cli.output.terminal import Env
+from glm_cli.output.terminal import Env, escape_controls
 
 
 def stdout_color(env: Env) -> bool:
@@ -48,7 +48,8 @@ def render(text: str, *, color: bool, width: int | None = None) -> str:
 
 
 class MarkdownRenderer(TextRenderer):
-    """Like `TextRenderer`, but the text is held back and rendered when the answer ends."""
+    """Like `TextRenderer`, but the text is held back and rendered when the answer ends
+    (a retry forgets a failed attempt's text)."""
 
     def __init__(self, *args: Any, env: Env, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,21 +71,25 @@ class MarkdownRenderer(TextRenderer):
             self._flush_rendered()
         super().handle(event)
 
-    def restart(self) -> None:
-        super().restart()
+    def restart(self, event: Restart) -> None:
+        super().restart(event)
         self._parts = []
 
-    def _flush_rendered(self) -> None:
+    def _take_text(self) -> str:
+        """The held text, escaped for the terminal, and no longer held."""
         text = "".join(self._parts)
         self._parts = []
+        return escape_controls(text)
+
+    def _flush_rendered(self) -> None:
+        text = self._take_text()
         if text.strip():
             self.console.end_partial_line()
             self.sink.write(render(text, color=stdout_color(self.env)))
 
     def failed(self, error: GlmError) -> None:
         """A run that fails mid-answer still shows what arrived, as plain text."""
-        text = "".join(self._parts)
-        self._parts = []
+        text = self._take_text()
         if text:
             self.sink.write(text if text.endswith("\n") else text + "\n")
         super().failed(error)

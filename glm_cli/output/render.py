@@ -1,13 +1,17 @@
 """Renderers: neutral events in, the answer out (through the `Sink`, stdout's one writer).
 
 `TextRenderer` writes the answer's text and, at the end, one JSON line per tool
-call; `NdjsonRenderer` writes one JSON line per event. `feed` takes one batch of
-events (one network read) and flushes once. A `Restart` (a retried attempt)
-makes a renderer forget what it held of the failed attempt; a retry is only
-allowed while `may_retry()` — this renderer has not written to stdout.
-`reporting()` wraps a command's run so that a failure also ends the output in its
-format (NDJSON's `error` line). At `Done` the finish-reason policy of
-`core.finish` applies.
+call; `NdjsonRenderer` writes one JSON line per event; `WireRenderer` the
+service's own bytes (`glm raw`). `feed` takes one batch of events (one network
+read) and flushes once. A `Restart` (a retried attempt) makes a renderer forget
+what it held of the failed attempt; a retry is allowed only while `may_retry()`
+— this renderer has not written to stdout. `reporting()` wraps a command's run so
+that a failure also ends the output in its format (NDJSON's `error` line). At
+`Done` the finish-reason policy of `core.finish` applies.
+
+On a terminal, control characters from the service are shown escaped (SPEC
+§3.2): text as `\\x1b`, JSON lines with DEL and C1 as `\\u009b` (the same JSON).
+In a pipe or a file the answer's bytes pass unchanged.
 """
 
 from __future__ import annotations
@@ -30,9 +34,12 @@ from glm_cli.core.messages import (
     ToolCall,
     WebSearch,
 )
-from glm_cli.core.tool_calls import tool_call_object
+from glm_cli.core.redact import Redactor
+from glm_cli.core.tool_calls import tool_call_json
 from glm_cli.output.sink import Sink
-from glm_cli.output.terminal import Console
+from glm_cli.output.terminal import Console, escape_bytes, escape_controls, escape_json_bytes
+from glm_cli.output.terminal import one_line as on_one_line
+from glm_cli.wire.sse import one_line
 
 
 def usage_line(done: Done) -> str:
@@ -54,16 +61,18 @@ class Renderer:
         self.sources = sources
         self.results: list[dict[str, Any]] = []
         self.done: Done | None = None
+        self.terminal = console.env.stdout_isatty
+        """stdout is a terminal: control characters from the service are shown escaped."""
         self._start = sink.written
+
+    def may_retry(self) -> bool:
+        """Whether a failed attempt may be retried: nothing of this answer was written."""
+        return self.sink.written == self._start
 
     def end_line(self) -> None:
         """End this answer's unfinished last line (its text did not end with a newline)."""
         if self.sink.written > self._start and not self.sink.ends_with_newline:
             self.sink.write(b"\n")
-
-    def may_retry(self) -> bool:
-        """Whether a failed attempt may be retried: nothing of this answer was written."""
-        return self.sink.written == self._start
 
     def show(self, batches: Iterable[list[Event]]) -> None:
         for batch in batches:
@@ -77,9 +86,11 @@ class Renderer:
     def handle(self, event: Event) -> None:
         raise NotImplementedError
 
-    def restart(self) -> None:
+    def restart(self, event: Restart) -> None:
         """A retried attempt begins: forget what the failed one sent."""
-        self.results = []
+        del self.results[event.kept_results:]
+        self.done = None
+        self.console.end_partial_line()
 
     @contextmanager
     def reporting(self) -> Iterator[None]:
@@ -89,15 +100,22 @@ class Renderer:
         except StdoutClosed:
             raise
         except GlmError as error:
-            with suppress(StdoutClosed):
+            with suppress(GlmError):  # the first failure is the one reported
                 self.failed(error)
             raise
+
+    def json_line(self, data: bytes) -> None:
+        """One JSON line; on a terminal, C1 controls and DEL (which JSON leaves raw) as
+        `\\u009b`, so the line stays valid JSON."""
+        if self.terminal:
+            data = escape_json_bytes(data)
+        self.sink.put(data + b"\n")
 
     def after_answer(self, done: Done) -> None:
         if self.sources and self.results:
             for number, result in enumerate(self.results, 1):
-                title = result.get("title") or "(untitled)"
-                link = result.get("link") or ""
+                title = on_one_line(str(result.get("title") or "(untitled)"))
+                link = on_one_line(str(result.get("link") or ""))
                 self.console.line(f"[{number}] {title} {link}".rstrip())
         if self.show_usage:
             self.console.line(usage_line(done))
@@ -136,14 +154,15 @@ class TextRenderer(Renderer):
     def _text(self, texts: list[str]) -> None:
         if self.show_thinking:
             self.console.end_partial_line()
+        text = "".join(texts)
+        if self.terminal:
+            text = escape_controls(text)
         # orjson refuses lone surrogates, so a decoded text always encodes
-        self.sink.put("".join(texts).encode())
+        self.sink.put(text.encode())
 
     def handle(self, event: Event) -> None:
         if type(event) is Content:
-            if self.show_thinking:
-                self.console.end_partial_line()
-            self.sink.put(event.text.encode())
+            self._text([event.text])
         elif type(event) is Reasoning:
             if self.show_thinking:
                 self.console.thinking(event.text)
@@ -154,10 +173,10 @@ class TextRenderer(Renderer):
         elif type(event) is Done:
             self._finish(event)
         elif type(event) is Restart:
-            self.restart()
+            self.restart(event)
 
-    def restart(self) -> None:
-        super().restart()
+    def restart(self, event: Restart) -> None:
+        super().restart(event)
         self._tool_calls = []
 
     def _finish(self, done: Done) -> None:
@@ -165,13 +184,14 @@ class TextRenderer(Renderer):
         self.console.end_partial_line()
         self.end_line()
         for call in self._tool_calls:
-            line = tool_call_object(call)
-            if line["arguments"] is call.arguments and call.arguments.strip():  # not JSON
+            line, is_json = tool_call_json(call)
+            if not is_json and call.arguments.strip():
                 self.console.warn(
                     f"tool call {call.name} ({call.id}): the arguments are not valid JSON; "
                     "printed as a string"
                 )
-            self.sink.write(orjson.dumps(line) + b"\n")
+            self.json_line(line)
+        self.sink.flush()
         self.after_answer(done)
         check_finish(done, self.console)
 
@@ -183,19 +203,19 @@ class NdjsonRenderer(Renderer):
         elif type(event) is Reasoning:
             self._line({"type": "reasoning", "text": event.text})
         elif type(event) is ToolCall:
-            call = tool_call_object(event)
-            call.pop("type", None)  # an MCP call is told by its "mcp" object here
-            self._line({"type": "tool_call", **call})
+            # an MCP call is told by its "mcp" object here
+            line, _ = tool_call_json(event, prefix={"type": "tool_call"}, kind=False)
+            self.json_line(line)
         elif type(event) is WebSearch:
             self.results.extend(event.results)
             self._line({"type": "web_search", "results": event.results})
         elif type(event) is Done:
             self._finish(event)
         elif type(event) is Restart:
-            self.restart()
+            self.restart(event)
 
     def _line(self, obj: dict[str, Any]) -> None:
-        self.sink.put(orjson.dumps(obj) + b"\n")
+        self.json_line(orjson.dumps(obj))
 
     def _finish(self, done: Done) -> None:
         self.done = done
@@ -211,16 +231,26 @@ class NdjsonRenderer(Renderer):
 
 class WireRenderer(Renderer):
     """`glm raw`: the service's own bytes — the body, or each SSE event's data on a
-    line of its own (not the `[DONE]` marker) — and an HTTP error's body too. The
-    neutral events still apply the finish-reason rules."""
+    line of its own (not the `[DONE]` marker; a multi-line event joined onto one
+    line) — and an HTTP error's body too, always with the key masked. The neutral
+    events still apply the finish-reason rules."""
+
+    def __init__(self, sink: Sink, console: Console, redact: Redactor) -> None:
+        super().__init__(sink, console)
+        self.redact = redact
+
+    def shown(self, data: bytes) -> bytes:
+        data = self.redact.bytes(data)
+        return escape_bytes(data) if self.terminal else data
 
     def handle(self, event: Event) -> None:
         if type(event) is Payload:
             data = event.data
             if event.whole:
+                data = self.shown(data)
                 self.sink.put(data if data.endswith(b"\n") else data + b"\n")
             elif data != b"[DONE]":  # the stream's end marker is not a payload
-                self.sink.put(data + b"\n")
+                self.sink.put(self.shown(one_line(data)) + b"\n")
         elif type(event) is Done:
             self.sink.flush()
             check_finish(event, self.console)
@@ -228,6 +258,7 @@ class WireRenderer(Renderer):
     def failed(self, error: GlmError) -> None:
         body = getattr(error, "body", None)
         if isinstance(body, bytes):
+            body = self.shown(body)
             self.sink.write(body if body.endswith(b"\n") else body + b"\n")
 
 

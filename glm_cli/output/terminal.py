@@ -64,6 +64,43 @@ def _isatty(stream: Any) -> bool:
 
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Control characters other than tab and newline (C0, DEL, C1)."""
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f]")
+_JSON_RAW_CONTROLS = re.compile(rb"\x7f|\xc2[\x80-\x9f]")
+"""DEL and the C1 controls in UTF-8: the controls a JSON encoder leaves raw."""
+
+
+def _hex(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def escape_controls(text: str) -> str:
+    """Text from the service as a terminal shows it safely: control characters other
+    than newline and tab as `\\x1b` (so no escape sequence reaches the terminal).
+    Cheap when there is none: one search of a precompiled pattern."""
+    if _CONTROLS.search(text) is None:
+        return text
+    return _CONTROLS.sub(_hex, text)
+
+
+def _json_escape(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode())
+
+
+def escape_json_bytes(data: bytes) -> bytes:
+    """A JSON text for a terminal: DEL and C1 controls (left raw by JSON encoders) as
+    `\\u009b` escapes, so the text shows safely and stays the same JSON."""
+    if _JSON_RAW_CONTROLS.search(data) is None:
+        return data
+    return _JSON_RAW_CONTROLS.sub(_json_escape, data)
+
+
+def escape_bytes(data: bytes) -> bytes:
+    """Service bytes (maybe not JSON, maybe not UTF-8) for a terminal: C0 controls
+    other than newline and tab as `\\x1b`, DEL and C1 as JSON's `\\u009b`."""
+    if _CONTROL_BYTES.search(data) is not None:
+        data = _CONTROL_BYTES.sub(lambda m: b"\\x%02x" % m.group()[0], data)
+    return escape_json_bytes(data)
 
 
 def one_line(text: str) -> str:
@@ -71,7 +108,7 @@ def one_line(text: str) -> str:
     lines = text.splitlines()
     if len(lines) > 1:
         text = " ".join(part.strip() for part in lines if part.strip())
-    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    return _CONTROLS.sub(_hex, text)
 
 
 DIM = "\x1b[2m"
@@ -146,6 +183,9 @@ class Console:
             self._state.at_line_start = text.endswith("\n")
 
     def line(self, text: str) -> None:
+        """One line; on a terminal, control characters from the service are escaped."""
+        if self.env.stderr_isatty:
+            text = escape_controls(text)
         self.end_partial_line()
         self._write(text + "\n")
 
@@ -164,7 +204,10 @@ class Console:
         self.line(f"glm: error: {one_line(message)}")
 
     def thinking(self, text: str) -> None:
-        """Reasoning as it arrives: dim on a colour terminal, plain otherwise."""
+        """Reasoning as it arrives: dim on a colour terminal (control characters
+        escaped on any terminal), plain otherwise."""
+        if self.env.stderr_isatty:
+            text = escape_controls(text)
         if self.env.color:
             self._write(f"{DIM}{text}{RESET}")
         else:

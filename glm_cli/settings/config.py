@@ -8,27 +8,63 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from glm_cli.core import validate
 from glm_cli.core.errors import UsageError
 from glm_cli.core.records import record
+from glm_cli.settings.urls import check_url
 
 TOP_LEVEL_KEYS = frozenset({"provider", "model", "api_key", "defaults", "providers"})
-PROVIDER_KEYS = frozenset({"protocol", "url", "fallback_url", "key_env", "model"})
+PROVIDER_KEYS = frozenset(
+    {"protocol", "url", "fallback_url", "key_env", "model", "stream_usage"}
+)
 PROTOCOLS = ("openai", "anthropic")
 
-# Flags whose default may come from `[defaults]`: the long name without dashes.
-DEFAULTABLE_KEYS = frozenset(
-    {
-        "effort", "think", "temperature", "top-p", "top-k", "max-tokens", "greedy",
-        "stop", "stream", "user-id", "system", "show-thinking", "usage", "sources",
-        "quiet", "verbose", "timeout", "max-time", "retries", "endpoint", "pretty",
-        "markdown",
-    }
-)
+Check = Callable[[str, Any], Any]
+
+
+def _text(source: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise UsageError(f"{source} {value!r}: must be text")
+    return value
+
+
+def _range(check: Callable[..., Any], *bounds: Any) -> Check:
+    return lambda source, value: check(source, value, *bounds)
+
+
+# Flags whose default may come from `[defaults]` (the long name without dashes), each
+# with the check of its TOML value. Each is checked again, with the same source,
+# where it is used; checking here too means no TOML type reaches any other code.
+DEFAULT_CHECKS: dict[str, Check] = {
+    "effort": _range(validate.choice, validate.EFFORTS),
+    "think": validate.boolean,
+    "temperature": _range(validate.two_decimals, 0.0, 1.0),
+    "top-p": _range(validate.two_decimals, 0.0, 1.0),
+    "top-k": _range(validate.integer, 0, validate.MAX_TOP_K),
+    "max-tokens": _range(validate.integer, 1, validate.MAX_TOKENS_LIMIT),
+    "greedy": validate.boolean,
+    "stop": validate.stops,
+    "stream": validate.boolean,
+    "user-id": _range(validate.text_length, 6, 128),
+    "system": _text,
+    "show-thinking": validate.boolean,
+    "usage": validate.boolean,
+    "sources": validate.boolean,
+    "quiet": validate.boolean,
+    "verbose": validate.boolean,
+    "timeout": validate.seconds,
+    "max-time": validate.seconds,
+    "retries": _range(validate.integer, 0, 10),
+    "endpoint": validate.non_empty,
+    "pretty": validate.boolean,
+    "markdown": validate.boolean,
+}
+DEFAULTABLE_KEYS = frozenset(DEFAULT_CHECKS)
 
 
 @record
@@ -105,8 +141,8 @@ def load(path: Path, required: bool) -> tuple[ConfigFile, list[str]]:
     return config, warnings
 
 
-def _text(config: ConfigFile, key: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
+def _non_empty(config: ConfigFile, key: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
         raise UsageError(f"{config.where(key)} must be non-empty text")
     return value
 
@@ -116,11 +152,11 @@ def _fill(config: ConfigFile, data: dict[str, Any]) -> None:
         if key not in TOP_LEVEL_KEYS:
             raise UsageError(f"{config.where(key)}: unknown key")
     if "provider" in data:
-        config.provider = _text(config, "provider", data["provider"])
+        config.provider = _non_empty(config, "provider", data["provider"])
     if "model" in data:
-        config.model = _text(config, "model", data["model"])
-    if "api_key" in data:
-        config.api_key = _text(config, "api_key", data["api_key"])
+        config.model = _non_empty(config, "model", data["model"])
+    if "api_key" in data:  # blank is allowed: it counts as not set
+        config.api_key = _text(config.where("api_key"), data["api_key"])
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise UsageError(f"{config.where('defaults')} must be a table")
@@ -128,6 +164,7 @@ def _fill(config: ConfigFile, data: dict[str, Any]) -> None:
         if key not in DEFAULTABLE_KEYS:
             hint = " (set it at the top level)" if key in ("model", "provider") else ""
             raise UsageError(f"{config.where('defaults.' + key)}: unknown key{hint}")
+        DEFAULT_CHECKS[key](config.where(f"defaults.{key}"), defaults[key])
     config.defaults = dict(defaults)
     providers = data.get("providers", {})
     if not isinstance(providers, dict):
@@ -144,7 +181,12 @@ def _provider_table(config: ConfigFile, name: str, table: object) -> dict[str, s
     for key, value in table.items():
         if key not in PROVIDER_KEYS:
             raise UsageError(f"{config.where(prefix + '.' + key)}: unknown key")
-        checked[key] = _text(config, f"{prefix}.{key}", value)
+        if key == "stream_usage":  # kept as "true"/"false" beside the text keys
+            if not isinstance(value, bool):
+                raise UsageError(f"{config.where(prefix + '.' + key)}: must be true or false")
+            checked[key] = "true" if value else "false"
+            continue
+        checked[key] = _non_empty(config, f"{prefix}.{key}", value)
     if "url" not in checked:
         raise UsageError(f"{config.where(prefix + '.url')}: missing (the full endpoint URL)")
     protocol = checked.setdefault("protocol", "openai")
@@ -153,8 +195,8 @@ def _provider_table(config: ConfigFile, name: str, table: object) -> dict[str, s
             f"{config.where(prefix + '.protocol')} {protocol!r}: must be openai or anthropic"
         )
     for key in ("url", "fallback_url"):
-        if key in checked and not checked[key].startswith(("http://", "https://")):
-            raise UsageError(f"{config.where(prefix + '.' + key)}: must be an http(s) URL")
+        if key in checked:
+            check_url(config.where(f"{prefix}.{key}"), checked[key])
     return checked
 
 

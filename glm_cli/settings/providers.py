@@ -8,6 +8,7 @@ from pathlib import Path
 from glm_cli.core.errors import AuthError, UsageError
 from glm_cli.core.records import record
 from glm_cli.settings.config import PROTOCOLS, ConfigFile, readable_by_others
+from glm_cli.settings.urls import bad_character, check_url
 
 PROTOCOL_PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 CLOUDSWAY_PATH = "/v1/ai/{endpoint}/chat/completions"
@@ -25,6 +26,9 @@ class Provider:
     fallback_url: str | None = None
     model: str | None = None
     needs_endpoint: bool = False
+    stream_usage: bool = False
+    """Accepts `stream_options: {"include_usage": true}` (OpenAI protocol): own
+    providers unless `stream_usage = false`; the built-in ones' documents lack it."""
 
 
 BUILT_IN: dict[str, Provider] = {
@@ -61,6 +65,7 @@ def find_provider(name: str, config: ConfigFile, source: str) -> Provider:
         return Provider(
             name, table["protocol"], table.get("key_env"),
             url=table["url"], fallback_url=table.get("fallback_url"), model=table.get("model"),
+            stream_usage=table.get("stream_usage", "true") == "true",
         )
     if name in BUILT_IN:
         return BUILT_IN[name]
@@ -70,12 +75,22 @@ def find_provider(name: str, config: ConfigFile, source: str) -> Provider:
 
 
 def resolve_endpoint(
-    provider: Provider, protocol: str | None, base_url: str | None, endpoint: str | None
+    provider: Provider,
+    protocol: str | None,
+    base_url: str | None,
+    endpoint: str | None,
+    sources: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    """The URL to call (and its fallback) for this provider, protocol and overrides."""
+    """The URL to call (and its fallback) for this provider, protocol and overrides.
+
+    `sources` names where `protocol`, `base_url` and `endpoint` came from (a flag or
+    an environment variable), for the messages.
+    """
+    sources = sources or {}
+    if protocol is not None and protocol not in PROTOCOLS:
+        where = sources.get("protocol") or "--protocol"
+        raise UsageError(f"{where} {protocol!r}: must be openai or anthropic")
     protocol = protocol or provider.protocol
-    if protocol not in PROTOCOLS:
-        raise UsageError(f"--protocol {protocol!r}: must be openai or anthropic")
     path = PROTOCOL_PATHS[protocol]
     if provider.needs_endpoint:
         if protocol != "openai":
@@ -85,10 +100,10 @@ def resolve_endpoint(
                 f"provider {provider.name!r} needs an endpoint: "
                 "give --endpoint NAME or set CLOUDSWAY_ENDPOINT"
             )
+        _check_endpoint_name(sources.get("endpoint") or "--endpoint", endpoint)
         path = CLOUDSWAY_PATH.format(endpoint=endpoint)
     if base_url:
-        if not base_url.startswith(("http://", "https://")):
-            raise UsageError(f"--base-url {base_url!r}: must start with http:// or https://")
+        check_url(sources.get("base_url") or "--base-url", base_url, root=True)
         return Endpoint(provider, protocol, base_url.rstrip("/") + path, None)
     if provider.url is not None:
         if protocol != provider.protocol:
@@ -100,6 +115,15 @@ def resolve_endpoint(
     assert provider.root is not None
     fallback = provider.fallback_root + path if provider.fallback_root else None
     return Endpoint(provider, protocol, provider.root + path, fallback)
+
+
+def _check_endpoint_name(source: str, name: str) -> None:
+    """The `{endpoint}` goes into the URL's path: one path segment, nothing else."""
+    if bad_character(name) is not None or any(mark in name for mark in "/?#%\\"):
+        raise UsageError(
+            f"{source} {name!r}: must be an endpoint name "
+            "(no '/', '?', '#', '%', space or control character)"
+        )
 
 
 @record
@@ -129,9 +153,9 @@ def find_api_key(
             )
         return ApiKey(value, "--api-key-file"), warnings
     for variable in ("GLM_API_KEY", provider.key_env):
-        if variable and env.get(variable):
+        if variable and env.get(variable, "").strip():  # a blank one is not set
             return ApiKey(env[variable], variable), warnings
-    if config.api_key:
+    if config.api_key and config.api_key.strip():
         return ApiKey(config.api_key, f"api_key in {config.path}"), warnings
     return ApiKey(None, None), warnings
 

@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, Protocol
 
-from glm_cli.core.errors import AuthError
+from glm_cli.core.errors import AuthError, UsageError
 from glm_cli.core.records import record
+from glm_cli.core.text import not_utf8
+from glm_cli.core.validate import non_empty
 from glm_cli.settings import config as config_file
 from glm_cli.settings.config import ConfigFile
 from glm_cli.settings.providers import (
@@ -64,6 +66,18 @@ class Settings:
         return missing_key_error(self.provider, self.config)
 
 
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    """An environment variable's text; blank counts as not set, and bytes that are not
+    UTF-8 are a usage error naming the variable."""
+    value = env.get(name)
+    if value is None or not value.strip():
+        return None
+    error = not_utf8(name, value)
+    if error is not None:
+        raise error
+    return value
+
+
 def _first(*candidates: tuple[str | None, str]) -> tuple[str | None, str]:
     for value, source in candidates:
         if value:
@@ -80,29 +94,37 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
     """Everything about where the request goes; raises UsageError before any traffic."""
     provider_name, source = _first(
         (flags.cli("provider"), "--provider"),
-        (env.get("GLM_PROVIDER"), "GLM_PROVIDER"),
+        (_env(env, "GLM_PROVIDER"), "GLM_PROVIDER"),
         (config.provider, config.where("provider")),
     )
     provider = find_provider(provider_name or "evolink", config, source or "--provider")
     protocol, protocol_source = _first(
-        (flags.cli("protocol"), "--protocol"), (env.get("GLM_PROTOCOL"), "GLM_PROTOCOL")
+        (flags.cli("protocol"), "--protocol"), (_env(env, "GLM_PROTOCOL"), "GLM_PROTOCOL")
     )
     base_url, base_url_source = _first(
-        (flags.cli("base_url"), "--base-url"), (env.get("GLM_BASE_URL"), "GLM_BASE_URL")
+        (flags.cli("base_url"), "--base-url"), (_env(env, "GLM_BASE_URL"), "GLM_BASE_URL")
     )
     endpoint_default, _ = flags.lookup("endpoint")
     endpoint_name, endpoint_source = _first(
         (flags.cli("endpoint"), "--endpoint"),
-        (env.get("CLOUDSWAY_ENDPOINT"), "CLOUDSWAY_ENDPOINT"),
+        (_env(env, "CLOUDSWAY_ENDPOINT"), "CLOUDSWAY_ENDPOINT"),
         (endpoint_default if isinstance(endpoint_default, str) else None, "[defaults]"),
     )
-    endpoint = resolve_endpoint(provider, protocol, base_url, endpoint_name)
+    if flags.cli("base_url") == "":
+        raise UsageError("--base-url '': must not be empty")
+    endpoint = resolve_endpoint(provider, protocol, base_url, endpoint_name, {
+        "protocol": protocol_source, "base_url": base_url_source,
+        "endpoint": config.where("defaults.endpoint") if endpoint_source == "[defaults]"
+        else endpoint_source,
+    })
     model, model_source = _first(
         (flags.cli("model"), "--model"),
-        (env.get("GLM_MODEL"), "GLM_MODEL"),
+        (_env(env, "GLM_MODEL"), "GLM_MODEL"),
         (provider.model, f"providers.{provider.name}.model"),
         (config.model, config.where("model")),
     )
+    if flags.cli("model") is not None:
+        non_empty("--model", flags.cli("model"))
     api_key, warnings = find_api_key(provider, flags.cli("api_key_file"), env, config)
     sources = {
         "provider": source, "protocol": protocol_source, "base_url": base_url_source,

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from glm_cli.core import jsontext
 from glm_cli.core.errors import TransportError, UsageError
 from glm_cli.core.messages import (
     NO_THINKING_EFFORTS,
@@ -28,13 +27,16 @@ from glm_cli.core.messages import (
     Usage,
 )
 from glm_cli.wire.common import (
+    exact_json,
     in_stream_error,
     load_json_object,
     malformed_chunk,
     optional_int,
     optional_text,
+    refusal_details,
     required_text,
     truncated_stream,
+    unexpected_body,
 )
 from glm_cli.wire.protocol import Encoded, StreamDecoder, WireProtocol
 from glm_cli.wire.sse import SSEvent
@@ -89,14 +91,16 @@ def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
                     "type": "thinking", "thinking": message["reasoning_content"], "signature": "",
                 })
             for call in message["tool_calls"]:
-                function = call.get("function") or {}
+                function = call.get("function")
+                function = function if isinstance(function, dict) else {}
                 try:
-                    arguments = orjson.loads(function.get("arguments") or "{}")
-                except orjson.JSONDecodeError:
+                    arguments = jsontext.loads(function.get("arguments") or "{}")
+                except ValueError:  # not JSON text, or nested too deeply
                     arguments = {}
                 content.append({
                     "type": "tool_use", "id": call.get("id"),
-                    "name": function.get("name"), "input": arguments,
+                    "name": function.get("name"),
+                    "input": arguments if isinstance(arguments, dict) else {},
                 })
         else:
             content = message.get("content") or ""
@@ -197,7 +201,8 @@ class AnthropicProtocol(WireProtocol):
         if not isinstance(content, list):
             raise TransportError("the response body has no content blocks")
         events: list[Event] = []
-        for block in content:
+        exact: list[Any] | None = None
+        for position, block in enumerate(content):
             if not isinstance(block, dict):
                 continue
             kind = block.get("type")
@@ -206,13 +211,16 @@ class AnthropicProtocol(WireProtocol):
             elif kind == "text" and isinstance(block.get("text"), str) and block["text"]:
                 events.append(Content(block["text"]))
             elif kind == "tool_use":
+                if exact is None:  # the input is re-encoded: read its numbers exactly
+                    exact = _exact_content(body)
                 events.append(ToolCall(
                     optional_text(block.get("id")), optional_text(block.get("name")),
-                    orjson.dumps(block.get("input", {})).decode(),
+                    jsontext.dumps(exact[position].get("input", {})),
                 ))
         reason = optional_text(data.get("stop_reason"))
         events.append(Done(
             finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
+            refusal=refusal_details(data.get("stop_details")) if reason == "refusal" else None,
             stop_sequence=optional_text(data.get("stop_sequence")),
             usage=parse_usage(data.get("usage")),
             id=optional_text(data.get("id")),
@@ -225,20 +233,33 @@ class AnthropicProtocol(WireProtocol):
         return AnthropicStreamDecoder()
 
 
+def _exact_content(body: bytes) -> list[Any]:
+    try:
+        content = exact_json(body)["content"]
+    except (ValueError, RecursionError, KeyError, TypeError) as error:
+        raise unexpected_body(body) from error
+    return content if isinstance(content, list) else []
+
+
 class _ToolUse:
     __slots__ = ("fragments", "id", "initial", "name")
 
-    def __init__(self, block: dict[str, Any]) -> None:
+    def __init__(self, block: dict[str, Any], raw: bytes) -> None:
         self.id = optional_text(block.get("id"))
         self.name = optional_text(block.get("name"))
         self.initial = block.get("input")
+        if self.initial:  # re-encoded at the end: read its numbers exactly
+            try:
+                self.initial = exact_json(raw)["content_block"]["input"]
+            except (ValueError, RecursionError, KeyError, TypeError) as error:
+                raise malformed_chunk(raw) from error
         self.fragments: list[str] = []
 
     def call(self) -> ToolCall:
         if self.fragments:
             arguments = "".join(self.fragments)
         else:
-            arguments = orjson.dumps(self.initial if self.initial is not None else {}).decode()
+            arguments = jsontext.dumps(self.initial if self.initial is not None else {})
         return ToolCall(self.id, self.name, arguments)
 
 
@@ -253,22 +274,23 @@ class AnthropicStreamDecoder(StreamDecoder):
         self._model: str | None = None
         self._request_id: str | None = None
         self._tools: dict[int, _ToolUse] = {}
+        self._refusal: str | None = None
 
     def feed(self, event: SSEvent) -> list[Event]:
         try:
-            data = orjson.loads(event.data)
-        except orjson.JSONDecodeError as error:
+            data = jsontext.loads(event.data)
+        except ValueError as error:  # not JSON, or nested too deeply to write out again
             raise malformed_chunk(event.data) from error
         if not isinstance(data, dict):
             raise malformed_chunk(event.data)
         # An event of the wrong shape (a list where an object belongs, a number where
         # text belongs) surfaces as one of these lookup errors: a malformed chunk.
         try:
-            return self._event(data, event.event)
+            return self._event(data, event.event, event.data)
         except (AttributeError, TypeError, KeyError, IndexError) as error:
             raise malformed_chunk(event.data) from error
 
-    def _event(self, data: dict[str, Any], name: str) -> list[Event]:
+    def _event(self, data: dict[str, Any], name: str, raw: bytes) -> list[Event]:
         kind = data.get("type") or name
         if kind == "content_block_delta":
             delta = data.get("delta") or {}
@@ -284,7 +306,7 @@ class AnthropicStreamDecoder(StreamDecoder):
                     tool.fragments.append(delta["partial_json"])
             return []
         if kind == "content_block_start":
-            return self._block_start(data)
+            return self._block_start(data, raw)
         if kind == "content_block_stop":
             tool = self._tools.pop(data.get("index", -1), None)
             return [tool.call()] if tool is not None else []
@@ -302,6 +324,9 @@ class AnthropicStreamDecoder(StreamDecoder):
             if reason:
                 self._stop_reason = reason
                 self.finished = True
+                if reason == "refusal":
+                    details = delta.get("stop_details") or data.get("stop_details")
+                    self._refusal = refusal_details(details)
             self._stop_sequence = optional_text(delta.get("stop_sequence")) or self._stop_sequence
             parse_usage(data.get("usage"), self._usage)
         elif kind == "message_stop":
@@ -311,14 +336,14 @@ class AnthropicStreamDecoder(StreamDecoder):
             raise in_stream_error(data.get("error"), self._request_id)
         return []
 
-    def _block_start(self, data: dict[str, Any]) -> list[Event]:
+    def _block_start(self, data: dict[str, Any], raw: bytes) -> list[Event]:
         block = data.get("content_block") or {}
         kind = block.get("type")
         if kind == "tool_use":
             index = data.get("index", -1)
             if type(index) is not int:  # the key the deltas and the end sort by
                 raise TypeError(f"content block index {index!r}")
-            self._tools[index] = _ToolUse(block)
+            self._tools[index] = _ToolUse(block, raw)
         elif kind == "text" and block.get("text"):
             return [Content(required_text(block["text"]))]
         elif kind == "thinking" and block.get("thinking"):
@@ -332,6 +357,7 @@ class AnthropicStreamDecoder(StreamDecoder):
         reason = self._stop_reason
         events.append(Done(
             finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
+            refusal=self._refusal,
             stop_sequence=self._stop_sequence,
             usage=self._usage,
             id=self._id,

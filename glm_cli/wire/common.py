@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from glm_cli.core import jsontext
 from glm_cli.core.errors import ServiceError, TransportError
 
 _REASONS = {
@@ -44,8 +45,8 @@ def dict_items(value: object) -> list[dict[str, Any]]:
 def load_json_object(body: bytes, what: str) -> dict[str, Any]:
     """A 2xx body that must be a JSON object; anything else is a service failure (exit 5)."""
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
+        data = jsontext.loads(body)
+    except ValueError as error:  # not JSON, or nested too deeply to write out again
         raise TransportError(f"{what} is not valid JSON ({_excerpt(body)})") from error
     if not isinstance(data, dict):
         raise TransportError(f"{what} is not a JSON object ({_excerpt(body)})")
@@ -66,6 +67,32 @@ def _as_code(value: object) -> str | None:
     if isinstance(value, int | str):
         return str(value)
     return None
+
+
+def first_choice(choices: list[Any]) -> dict[str, Any] | None:
+    """Choice 0 (glm never asks for `n`): the one whose `index` is 0 or missing."""
+    for choice in choices:
+        if isinstance(choice, dict) and not choice.get("index"):
+            return choice
+    return None
+
+
+def refusal_details(details: object) -> str | None:
+    """Anthropic's `stop_details` of a refusal as one text: explanation and category."""
+    if not isinstance(details, dict):
+        return None
+    explanation = optional_text(details.get("explanation"))
+    category = optional_text(details.get("category"))
+    if category:
+        return f"{explanation} (category: {category})" if explanation else f"category: {category}"
+    return explanation or None
+
+
+def exact_json(body: bytes) -> Any:
+    """A body parsed again with numbers kept exact (only for values glm re-encodes)."""
+    from glm_cli.core import jsontext
+
+    return jsontext.parse(body.decode("utf-8", "replace"))
 
 
 def error_from_object(

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from glm_cli.core import jsontext
 from glm_cli.core.errors import TransportError, UsageError
 from glm_cli.core.messages import (
     ChatRequest,
@@ -26,6 +25,8 @@ from glm_cli.core.messages import (
 )
 from glm_cli.wire.common import (
     dict_items,
+    exact_json,
+    first_choice,
     in_stream_error,
     load_json_object,
     malformed_chunk,
@@ -61,7 +62,17 @@ def _arguments_text(arguments: object) -> str:
         return ""
     if isinstance(arguments, str):
         return arguments
-    return orjson.dumps(arguments).decode()
+    return jsontext.dumps(arguments)
+
+
+def _has_object_arguments(calls: list[Any]) -> bool:
+    """Whether a call's arguments came as an object (re-encoded, so parsed exactly)."""
+    for call in calls:
+        if isinstance(call, dict):
+            source = call.get("function") or call.get("mcp") or {}
+            if isinstance(source, dict) and not isinstance(source.get("arguments"), str | None):
+                return True
+    return False
 
 
 def is_mcp_call(call: dict[str, Any]) -> bool:
@@ -102,6 +113,8 @@ class OpenAIProtocol(WireProtocol):
             "model": request.model, "messages": messages, "stream": request.stream,
         }
         body.update(encoded.body)
+        if request.stream and request.params.stream_usage:
+            body["stream_options"] = {"include_usage": True}
         return Encoded(body, encoded.warnings)
 
     def encode_params(self, params: RequestParams) -> Encoded:
@@ -158,18 +171,28 @@ class OpenAIProtocol(WireProtocol):
     def decode(self, body: bytes) -> list[Event]:
         data = load_json_object(body, "the response body")
         try:
-            return self._decode(data)
-        except (AttributeError, TypeError, KeyError, IndexError) as error:
+            return self._decode(data, body)
+        except (
+            AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError
+        ) as error:
             raise unexpected_body(body) from error
 
-    def _decode(self, data: dict[str, Any]) -> list[Event]:
+    def _decode(self, data: dict[str, Any], body: bytes) -> list[Event]:
         if "error" in data and "choices" not in data:
             raise in_stream_error(data["error"], optional_text(data.get("request_id")))
         choices = data.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        if not isinstance(choices, list):
             raise TransportError("the response body has no choices")
-        choice = choices[0]
+        choice = first_choice(choices)
+        if choice is None:
+            raise TransportError(
+                "the response body has " + ("no choice 0" if choices else "no choices")
+            )
         message = choice.get("message") or {}
+        calls = message.get("tool_calls") or []
+        if _has_object_arguments(calls):
+            exact = exact_json(body)["choices"][choices.index(choice)]
+            calls = exact["message"]["tool_calls"]
         events: list[Event] = []
         results = dict_items(data.get("web_search"))
         if results:
@@ -180,12 +203,15 @@ class OpenAIProtocol(WireProtocol):
         content = message.get("content")
         if isinstance(content, str) and content:
             events.append(Content(content))
-        for call in message.get("tool_calls") or []:
+        for call in calls:
             if isinstance(call, dict):
                 events.append(tool_call_from_object(call))
+        refusal = optional_text(message.get("refusal"))
         events.append(
             Done(
-                finish_reason=optional_text(choice.get("finish_reason")),
+                finish_reason="refusal" if refusal
+                else optional_text(choice.get("finish_reason")),
+                refusal=refusal or None,
                 usage=parse_usage(data.get("usage")),
                 id=optional_text(data.get("id")),
                 model=optional_text(data.get("model")),
@@ -230,14 +256,15 @@ class OpenAIStreamDecoder(StreamDecoder):
         self._request_id: str | None = None
         self._filters: list[dict[str, Any]] | None = None
         self._tools: dict[int, _ToolCallParts] = {}
+        self._refusal: list[str] = []
 
     def feed(self, event: SSEvent) -> list[Event]:
         """One chunk. The common case (a delta holding only text) takes the fewest steps:
         this runs once per streamed token."""
         data = event.data
         try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError as error:
+            chunk = jsontext.loads(data)
+        except ValueError as error:  # not JSON, or nested too deeply to write out again
             if data == b"[DONE]":
                 self.done = True
                 return []
@@ -257,6 +284,10 @@ class OpenAIStreamDecoder(StreamDecoder):
             choices = chunk.get("choices")
             if choices:
                 choice = choices[0]
+                if len(choices) > 1 or choice.get("index"):
+                    choice = first_choice(choices)  # only choice 0 is read
+                    if choice is None:
+                        return events
                 delta = choice.get("delta")
                 if delta:
                     text = delta.get("content")
@@ -283,6 +314,9 @@ class OpenAIStreamDecoder(StreamDecoder):
             events.append(Reasoning(required_text(text)))
         if content:
             events.append(Content(required_text(content)))
+        refusal = delta.get("refusal")
+        if refusal:
+            self._refusal.append(required_text(refusal))
         calls = delta.get("tool_calls")
         if calls:
             self._add_tool_deltas(calls)
@@ -335,9 +369,11 @@ class OpenAIStreamDecoder(StreamDecoder):
             ToolCall(p.id, p.name, "".join(p.arguments), p.kind, p.detail)
             for _, p in sorted(self._tools.items())
         ]
+        refusal = "".join(self._refusal)
         events.append(
             Done(
-                finish_reason=self._finish_reason,
+                finish_reason="refusal" if refusal else self._finish_reason,
+                refusal=refusal or None,
                 usage=self._usage,
                 id=self._id,
                 model=self._model,

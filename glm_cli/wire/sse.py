@@ -4,8 +4,8 @@
 endings even when a CRLF is split across two chunks. `SSEDecoder` follows the
 WHATWG event-stream rules: `data` lines are joined with "\\n", comments (lines
 starting with ":") are skipped, an empty line dispatches the event, and `id` and
-`retry` are kept. Payloads stay bytes, so `orjson.loads` and the raw writer take
-them without a decode/encode round trip.
+`retry` are kept; one BOM at the very start is skipped. Payloads stay bytes, so
+`orjson.loads` and the raw writer take them without a decode/encode round trip.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+_BOM = b"\xef\xbb\xbf"
 
 
 class SSEvent(NamedTuple):
@@ -147,7 +148,7 @@ def event_batches(chunks: Iterable[bytes]) -> Iterator[list[SSEvent]]:
     """
     splitter = LineSplitter()
     decoder = SSEDecoder()
-    for chunk in chunks:
+    for chunk in without_bom(chunks):
         if len(chunk) <= BATCH_BYTES:
             batch = decoder.lines(splitter.feed(chunk))
             if batch:
@@ -162,6 +163,29 @@ def event_batches(chunks: Iterable[bytes]) -> Iterator[list[SSEvent]]:
         event = decoder.flush()
         if event is not None:
             yield [event]
+
+
+def without_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The stream without one UTF-8 BOM at its very start (the standard ignores it;
+    kept, it would make the first line's field name unknown and lose that event)."""
+    iterator = iter(chunks)
+    head = b""
+    for chunk in iterator:
+        head += chunk
+        if len(head) >= len(_BOM) or not _BOM.startswith(head):
+            break
+    if head.startswith(_BOM):
+        head = head[len(_BOM):]
+    if head:
+        yield head
+    yield from iterator
+
+
+def one_line(data: bytes) -> bytes:
+    """A payload on one line: the line breaks of a multi-line `data:` event (joined with
+    "\\n") become spaces. In JSON a line break can only be whitespace between tokens,
+    so the value and every other byte stay as sent."""
+    return data.replace(b"\n", b" ") if b"\n" in data else data
 
 
 def iter_events(chunks: Iterable[bytes]) -> Iterator[SSEvent]:

@@ -73,6 +73,8 @@ def body(reply: Reply, incoming: Incoming) -> dict[str, Any]:
             }
         )
     out = {**_message(reply, incoming), "content": content, "stop_reason": stop_reason(reply)}
+    if reply.stop_details is not None:
+        out["stop_details"] = reply.stop_details
     if reply.stop_sequence is not None:
         out["stop_sequence"] = reply.stop_sequence
     if reply.usage is not None:
@@ -112,6 +114,8 @@ def events(reply: Reply, incoming: Incoming) -> list[SseEvent]:
     final: dict[str, Any] = {"delta": {"stop_reason": stop_reason(reply)}}
     if reply.stop_sequence is not None:
         final["delta"]["stop_sequence"] = reply.stop_sequence
+    if reply.stop_details is not None:
+        final["delta"]["stop_details"] = reply.stop_details
     if reply.usage is not None:
         numbers = usage(reply.usage)
         output = numbers.pop("output_tokens", None)

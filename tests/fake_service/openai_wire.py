@@ -81,8 +81,13 @@ def body(reply: Reply, incoming: Incoming) -> dict[str, Any]:
         message["reasoning_content"] = whole(reply.reasoning)
     if reply.tool_calls:
         message["tool_calls"] = [_tool_call(call, i) for i, call in enumerate(reply.tool_calls)]
+    if reply.refusal is not None:
+        message["refusal"] = whole(reply.refusal)
     out = _envelope(reply, incoming, "chat.completion")
     out["choices"] = [{"index": 0, "message": message, "finish_reason": reply.finish_reason}]
+    for index, text in enumerate(reply.extra_choices or [], 1):
+        other = {"role": "assistant", "content": text}
+        out["choices"].append({"index": index, "message": other, "finish_reason": "stop"})
     if reply.usage is not None:
         out["usage"] = usage(reply.usage)
     if reply.web_search is not None:
@@ -99,10 +104,13 @@ def events(reply: Reply, incoming: Incoming) -> list[SseEvent]:
     if reply.reasoning is not None:
         deltas += [{"reasoning_content": part} for part in pieces(reply.reasoning, size)]
     deltas += [{"content": part} for part in pieces(reply.content, size)]
+    if reply.refusal is not None:
+        deltas += [{"refusal": part} for part in pieces(reply.refusal, size)]
     tool_deltas, final_delta = _tool_deltas(reply)
     deltas += tool_deltas
     envelope = _envelope(reply, incoming, "chat.completion.chunk")
     chunks = [{**envelope, "choices": [{"index": 0, "delta": delta}]} for delta in deltas]
+    chunks = _interleave_other_choices(reply, envelope, chunks)
     final_choice = {"index": 0, "delta": final_delta, "finish_reason": reply.finish_reason}
     final = {**envelope, "choices": [final_choice]}
     if reply.usage is not None:
@@ -118,6 +126,27 @@ def events(reply: Reply, incoming: Incoming) -> list[SseEvent]:
         SseEvent(to_json(final), finish=True),
         SseEvent("[DONE]", terminal=True),
     ]
+
+
+def _interleave_other_choices(
+    reply: Reply, envelope: dict[str, Any], chunks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Choices 1, 2...: after each choice-0 chunk, one piece of each, then their finish."""
+    others = [pieces(text, reply.chunk_size) for text in reply.extra_choices or []]
+    if not others:
+        return chunks
+    out: list[dict[str, Any]] = []
+    for position in range(max([len(chunks), *map(len, others)])):
+        if position < len(chunks):
+            out.append(chunks[position])
+        for index, parts in enumerate(others, 1):
+            if position < len(parts):
+                delta = {"content": parts[position]}
+                out.append({**envelope, "choices": [{"index": index, "delta": delta}]})
+    for index in range(1, len(others) + 1):
+        finish = {"index": index, "delta": {}, "finish_reason": "stop"}
+        out.append({**envelope, "choices": [finish]})
+    return out
 
 
 def error_event(reply: Reply) -> SseEvent:

@@ -20,12 +20,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from . import anthropic_wire, openai_wire
 from .steps import (
+    KEY,
     Drop,
     Incoming,
     RawResponse,
@@ -123,9 +124,14 @@ def _loads(body: bytes) -> Any:
 class _Exchange:
     """Writing one response, noticing a client that went away."""
 
-    def __init__(self, handler: _Handler, generation: _Generation) -> None:
+    def __init__(self, handler: _Handler, generation: _Generation, key: str = "") -> None:
         self.handler = handler
         self.release = generation.release
+        self.key = key.encode()
+
+    def fill(self, data: bytes) -> bytes:
+        """``KEY`` replaced by the request's key (a server that echoes it back)."""
+        return data.replace(KEY.encode(), self.key) if KEY.encode() in data else data
 
     def head(
         self, status: int, content_type: str, headers: dict[str, str], length: int | None
@@ -142,7 +148,7 @@ class _Exchange:
             if name.lower() not in given:
                 handler.send_header(name, value)
         for name, value in headers.items():
-            handler.send_header(name, value)
+            handler.send_header(name, value.replace(KEY, self.key.decode()))
         try:
             handler.end_headers()
         except ConnectionError as error:
@@ -155,11 +161,13 @@ class _Exchange:
             raise _ClientGone from error
 
     def send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+        body = self.fill(body)
         self.head(status, content_type, headers, len(body))
         if self.handler.command != "HEAD":
             self.write(body)
 
     def chunk(self, data: bytes) -> None:
+        data = self.fill(data)
         self.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def end_chunks(self) -> None:
@@ -209,6 +217,7 @@ def _send_raw(exchange: _Exchange, step: RawResponse) -> None:
 
 def _send_complete(exchange: _Exchange, reply: Reply, data: bytes) -> None:
     """A non-streaming answer; ``stall_after``/``drop_after`` count body bytes."""
+    data = exchange.fill(data)
     exchange.head(reply.status, "application/json", reply.headers, len(data))
     end = len(data) if reply.drop_after is None else min(reply.drop_after, len(data))
     split = end if reply.stall_after is None else min(reply.stall_after, end)
@@ -229,6 +238,8 @@ def _send_stream(exchange: _Exchange, reply: Reply, wire: _Wire, incoming: Incom
         events = events[: next(i for i, event in enumerate(events) if event.finish)]
     elif reply.omit_done:
         events = [event for event in events if not event.terminal]
+    if reply.multiline_data:
+        events = [_spread(event) for event in events]
     exchange.head(reply.status, "text/event-stream", reply.headers, None)
     for i in range(len(events) + 1):
         if i and reply.chunk_delay:
@@ -246,12 +257,22 @@ def _send_stream(exchange: _Exchange, reply: Reply, wire: _Wire, incoming: Incom
         event = events[i]
         if i == reply.malformed_at:
             event = SseEvent("{not json", event=event.event)
-        exchange.chunk(event.encode(reply.newline))
+        data = event.encode(reply.newline)
+        exchange.chunk(b"\xef\xbb\xbf" + data if reply.bom and i == 0 else data)
         if reply.ping and i < len(events) - 1:
             exchange.chunk(wire.ping().encode(reply.newline))
     exchange.end_chunks()
     if reply.omit_done or reply.truncate_before_finish or reply.error_after is not None:
         exchange.handler.close_connection = True
+
+
+def _spread(event: SseEvent) -> SseEvent:
+    """A JSON payload laid out over several lines (so several ``data:`` lines)."""
+    try:
+        value = json.loads(event.data or "")
+    except ValueError:
+        return event
+    return replace(event, data=json.dumps(value, indent=1, ensure_ascii=False))
 
 
 def _perform(exchange: _Exchange, step: Step, protocol: str, incoming: Incoming) -> None:
@@ -294,10 +315,10 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False  # idle keep-alive connections must not hold up stop()
     request_queue_size = 128
 
-    def __init__(self, service: FakeService) -> None:
+    def __init__(self, service: FakeService, port: int = 0) -> None:
         self.service = service
         self.resets: set[socket.socket] = set()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         """Each connection without Nagle's delay: a response's head and body are separate
@@ -326,9 +347,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeService:
-    """The fake GLM service on 127.0.0.1; it listens from construction on."""
+    """The fake GLM service on 127.0.0.1 (`port` 0: any free one); it listens from
+    construction on."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._script: deque[Step] = deque()
@@ -336,7 +358,7 @@ class FakeService:
         self._generation = _Generation()
         self._seq = 0
         self._thread: threading.Thread | None = None
-        self._server = _Server(self)
+        self._server = _Server(self, port)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> FakeService:
@@ -408,7 +430,9 @@ class FakeService:
             refusal = None if bypass else check_request(method, path, headers, body, seq)
             if refusal is None and step is not None:
                 self._script.popleft()
-        exchange = _Exchange(handler, generation)
+        bearer = headers.get("authorization", "")
+        key = bearer[7:] if bearer.startswith("Bearer ") else ""
+        exchange = _Exchange(handler, generation, key)
         try:
             if refusal is not None:
                 data = json.dumps(refusal.body).encode()

@@ -18,6 +18,9 @@ from typing import Any
 DEFAULT_CONTENT = "Hello from the fake service."
 DEFAULT_REASONING = "Let me think."
 DEFAULT_MODEL = "glm-5.2"
+KEY = "@@KEY@@"
+"""Anywhere in a response (body, stream, header values) the server puts the request's
+Bearer key here: a hostile server that echoes the key."""
 NEWLINES = ("\n", "\r\n", "\r")
 
 
@@ -52,6 +55,13 @@ class Reply:
     ``malformed_at`` replaces an event with ``{not json``,
     ``error_after`` sends an in-stream error (``error`` or a default) and ends. On a
     non-streaming answer ``drop_after``/``stall_after`` count body bytes instead.
+
+    Hostile servers: ``bom`` starts the stream with a UTF-8 BOM; ``multiline_data``
+    spreads each JSON payload over several ``data:`` lines; ``extra_choices`` (OpenAI)
+    are the texts of choices 1, 2..., interleaved with choice 0 in a stream;
+    ``refusal`` (OpenAI) is the message's ``refusal`` (a list: the stream's
+    ``delta.refusal`` pieces); ``stop_details`` (Anthropic) goes beside the stop reason.
+    ``KEY`` anywhere in the reply is replaced by the request's key.
     """
 
     content: str | list[str] = DEFAULT_CONTENT
@@ -83,6 +93,11 @@ class Reply:
     finish_in_last_tool_chunk: bool = True
     anthropic_stop_reason: str | None = None
     status: int = 200
+    bom: bool = False
+    multiline_data: bool = False
+    extra_choices: list[str] | None = None
+    refusal: str | list[str] | None = None
+    stop_details: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.newline not in NEWLINES:
@@ -229,7 +244,7 @@ class SseEvent:
         if self.event is not None:
             lines.append(f"event: {self.event}")
         if self.data is not None:
-            lines.append(f"data: {self.data}")
+            lines.extend(f"data: {line}" for line in self.data.split("\n"))
         return (newline.join(lines) + newline * 2).encode()
 
 

@@ -1,0 +1,93 @@
+"""Writing files so that nothing planted beside them can redirect the write (SPEC §3.2).
+
+Every file glm creates or appends to is written through here:
+- `write_atomically`: the data goes to a new file of random name in the target's
+  folder (`tempfile.mkstemp`: `O_EXCL | O_NOFOLLOW`, so never an existing file or a
+  symlink), its mode set on the descriptor, then renamed over the target. A symlink
+  at the target is replaced, never written through; a reader sees the old file or
+  the new one, whole.
+- `private_folder`: for writers that open files by name themselves (SQLite and its
+  `-wal`/`-shm`, readline): a fresh folder of random name and mode 0700 beside the
+  target, so no one else can plant anything where they write.
+- `append`: all or nothing. A failed write (a full disk, a file size limit) cuts the
+  file back to its old length, so no torn line is ever left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PRIVATE = 0o600
+_REFUSED = frozenset({
+    errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO,
+})
+
+
+def refused(error: OSError) -> bool:
+    """The file system refused the write (no room, a size limit, read-only, no
+    permission): exit 1 (SPEC §3.1); anything else means the path is wrong (exit 2)."""
+    return error.errno in _REFUSED
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """One `write` normally does it all; a short write is finished off (or raises)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def append(fd: int, data: bytes) -> None:
+    """Add `data` at the end of the file (opened `O_APPEND`, under the caller's lock)
+    whole, or not at all: on any failure the file is cut back to its old length."""
+    size = os.fstat(fd).st_size
+    try:
+        write_all(fd, data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise
+
+
+def new_file(path: Path, mode: int = PRIVATE) -> None:
+    """An empty file that did not exist before (never a symlink), of exactly `mode`."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask does not decide
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes, mode: int = PRIVATE) -> None:
+    """Replace `path` with a file holding `data`, of exactly `mode`, in one rename."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
+    try:
+        try:
+            os.fchmod(fd, mode)
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def private_folder(path: Path) -> Iterator[Path]:
+    """A new folder (mode 0700) beside `path`, removed with its contents on the way out."""
+    folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
