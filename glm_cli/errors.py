@@ -6,12 +6,15 @@
     ├── ServiceError              by SPEC §3.1: an HTTP error, an error inside a stream
     │   └── TransportError        5  connection, timeout, --max-time, broken stream
     ├── UnusableAnswer            6  invalid JSON, schema mismatch, content filtered
-    └── StdoutClosed              141 the reader of stdout went away
+    ├── OutputError               1  stdout cannot be written (disk full, closed at start)
+    └── StdoutClosed              141 the reader of stdout went away (glm dies by SIGPIPE)
 
 `outcome.reported` is the only place that turns these into stderr lines and exit codes.
 """
 
 from __future__ import annotations
+
+import errno
 
 from glm_cli.exit_codes import ExitCode, describe_code, for_service_error
 
@@ -46,6 +49,22 @@ class UnusableAnswer(GlmError):
 
 class StdoutClosed(GlmError):
     exit_code = ExitCode.SIGPIPE
+
+
+class OutputError(GlmError):
+    """glm's output cannot be written: exit 1 with one line naming what and why (SPEC §3.1)."""
+
+    exit_code = ExitCode.OUTPUT_FAILED
+
+
+def stdout_failure(error: OSError | ValueError) -> GlmError:
+    """A failed write to stdout: a closed pipe (EPIPE) is `StdoutClosed`, anything else
+    (a full disk, a descriptor closed or not open for writing) an `OutputError`."""
+    if isinstance(error, BrokenPipeError) or getattr(error, "errno", None) == errno.EPIPE:
+        return StdoutClosed("stdout was closed")
+    if isinstance(error, OSError) and error.strerror:
+        return OutputError(f"cannot write to stdout: {error.strerror}")
+    return OutputError(f"cannot write to stdout: {error or 'it is closed'}")
 
 
 class ServiceError(GlmError):
