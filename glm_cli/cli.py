@@ -134,15 +134,19 @@ def run_command(name: str, given: dict[str, Any], ctx_obj: Any = None) -> None:
     console = Console(env)
     job = None
 
-    def report_in_output(error: GlmError) -> None:
-        if job is None:
-            return
-        if env.stdout_isatty and env.stderr_isatty:  # the error line starts a line
+    def end_answer_line() -> None:
+        """On a terminal an error line starts a line (SPEC §3)."""
+        if job is not None and env.stdout_isatty and env.stderr_isatty:
             job.sink.end_line()
-        if job.renderer is not None:
+
+    def report_in_output(error: GlmError) -> None:
+        if job is not None and job.renderer is not None:
             job.renderer.failed(error)
 
-    with reported(console, debug=bool(given.get("debug")), on_failure=report_in_output):
+    with reported(
+        console, debug=bool(given.get("debug")), on_failure=report_in_output,
+        before_line=end_answer_line,
+    ):
         from glm_cli.commands.common import Job
 
         job = Job.prepare(given, env, console)

@@ -94,11 +94,14 @@ def reported(
     *,
     debug: bool = False,
     on_failure: Callable[[GlmError], None] | None = None,
+    before_line: Callable[[], None] | None = None,
 ) -> Iterator[None]:
     """Run the body; turn its failure into one stderr line and `SystemExit(code)`, or a
     signal (and a closed stdout) into `DiedBySignal`.
 
-    `on_failure` sees a GlmError first (NDJSON output ends with an error line).
+    `before_line` runs before an error line while stdout still works (it ends an
+    unfinished answer line on a terminal); `on_failure` then sees a GlmError (NDJSON
+    output ends with an error line).
     """
     code: int = ExitCode.OK
     died: int | None = None
@@ -113,6 +116,8 @@ def reported(
             console.error(error.line())
             code = error.exit_code
         except GlmError as error:
+            if before_line is not None:
+                before_line()
             if on_failure is not None:
                 try:
                     on_failure(error)
@@ -128,6 +133,8 @@ def reported(
         except Signalled as ended:
             died = ended.signum
         except Exception as error:
+            if before_line is not None:
+                before_line()
             if debug:
                 traceback.print_exc()
             console.error(
