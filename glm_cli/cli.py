@@ -6,6 +6,7 @@ loaded only when a command actually makes a request.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -33,14 +34,24 @@ from glm_cli.cli_options import (
     with_options,
 )
 from glm_cli.commands.config_cmd import config_app
-from glm_cli.errors import GlmError
+from glm_cli.errors import GlmError, OutputError, stdout_failure
 from glm_cli.exit_codes import ExitCode
-from glm_cli.outcome import reported
+from glm_cli.outcome import (
+    DiedBySignal,
+    flush_stdout,
+    hold_standard_descriptors,
+    process_end,
+    reported,
+)
 from glm_cli.terminal import Console, Env
 
 
 class GlmGroup(TyperGroup):
-    """Runs click without its standalone mode, so parse errors are one plain line too."""
+    """Runs click without its standalone mode, so parse errors are one plain line too.
+
+    click prints the help (and `--version` its line) itself, outside any command: a
+    failed write there becomes glm's own stdout failure, and Ctrl-C `DiedBySignal`,
+    instead of click's exit 1 and typer's exit 130."""
 
     def main(  # type: ignore[override]
         self, args: Any = None, prog_name: str | None = None, **extra: Any
@@ -54,17 +65,40 @@ class GlmGroup(TyperGroup):
         try:
             result = super().main(args, "glm", standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:
-            sys.stderr.write(error.ctx.get_help() + "\n" if error.ctx else "")
+            _to_stderr(error.ctx.get_help() + "\n" if error.ctx else "")
             sys.exit(ExitCode.USAGE)
         except click.exceptions.UsageError as error:
             command = error.ctx.command_path if error.ctx else "glm"
-            sys.stderr.write(
-                f"glm: error: {error.format_message()} (see '{command} --help')\n"
-            )
+            _to_stderr(f"glm: error: {error.format_message()} (see '{command} --help')\n")
             sys.exit(ExitCode.USAGE)
-        except Abort:
-            sys.exit(ExitCode.INTERRUPTED)
+        except Abort:  # end of input where click wanted some (Ctrl-C is `_guarded`'s)
+            sys.exit(ExitCode.USAGE)
         sys.exit(result if isinstance(result, int) else 0)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        return _guarded(lambda: super(GlmGroup, self).make_context(*args, **kwargs))
+
+    def invoke(self, ctx: Any) -> Any:
+        return _guarded(lambda: super(GlmGroup, self).invoke(ctx))
+
+
+def _guarded(call: Callable[[], Any]) -> Any:
+    """Commands report their own failures (`outcome.reported`); what reaches here comes
+    from click itself, whose only writes to stdout are the help and the version."""
+    try:
+        return call()
+    except KeyboardInterrupt:
+        raise DiedBySignal(signal.SIGINT) from None
+    except OSError as error:
+        raise stdout_failure(error) from error
+
+
+def _to_stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        return
 
 
 app = typer.Typer(
@@ -74,9 +108,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     help="A command-line client for the GLM-5.2 model, made for pipes and scripts.",
-    epilog="Exit status: 0 ok, 1 internal, 2 usage, 3 auth, 4 rate limit or quota, "
-    "5 service or network, 6 unusable answer, 130/143/141 interrupted/terminated/pipe closed. "
-    "See glm(1).",
+    epilog="Exit status: 0 ok, 1 output not written (else a bug), 2 usage, 3 auth, "
+    "4 rate limit or quota, 5 service or network, 6 unusable answer; died by SIGINT, "
+    "SIGTERM, SIGHUP or SIGPIPE (130/143/129/141). See glm(1).",
     no_args_is_help=False,
     invoke_without_command=True,
 )
@@ -96,7 +130,7 @@ def root(
     ),
 ) -> None:
     if ctx.invoked_subcommand is None:
-        sys.stderr.write(ctx.get_help() + "\n")
+        _to_stderr(ctx.get_help() + "\n")
         raise typer.Exit(ExitCode.USAGE)
 
 
@@ -106,11 +140,19 @@ def run_command(name: str, given: dict[str, Any], ctx_obj: Any = None) -> None:
     console = Console(env)
     job = None
 
+    def end_answer_line() -> None:
+        """On a terminal an error line starts a line (SPEC §3)."""
+        if job is not None and env.stdout_isatty and env.stderr_isatty:
+            job.sink.end_line()
+
     def report_in_output(error: GlmError) -> None:
         if job is not None and job.renderer is not None:
             job.renderer.failed(error)
 
-    with reported(console, debug=bool(given.get("debug")), on_failure=report_in_output):
+    with reported(
+        console, debug=bool(given.get("debug")), on_failure=report_in_output,
+        before_line=end_answer_line,
+    ):
         from glm_cli.commands.common import Job
 
         job = Job.prepare(given, env, console)
@@ -172,20 +214,27 @@ app.add_typer(config_app, name="config")
 
 
 def main() -> None:
-    """The `glm` script. typer builds every command's options at start-up; when the
-    command is named on the command line only that one is built (a measurable part
-    of start-up with ~50 options per command). `glm --version` alone needs none."""
-    argv = sys.argv[1:]
-    if argv == ["--version"]:
-        sys.stdout.write(f"glm {__version__}\n")
-        return
-    if argv and not argv[0].startswith("-"):
-        wanted = [c for c in app.registered_commands if _command_name(c) == argv[0]]
-        groups = [g for g in app.registered_groups if g.name == argv[0]]
-        if wanted or groups:
-            app.registered_commands = wanted
-            app.registered_groups = groups
-    app(prog_name="glm")
+    """The `glm` script. Descriptors 0-2 are held first (SPEC §3.2); then typer builds
+    every command's options at start-up; when the command is named on the command
+    line only that one is built (a measurable part of start-up with ~50 options per
+    command). `glm --version` alone needs none. `glm help [COMMAND]` is `--help`."""
+    closed = hold_standard_descriptors()
+    with process_end():
+        if 1 in closed:
+            raise OutputError("cannot write to stdout: it is closed (descriptor 1 was not open)")
+        argv = sys.argv[1:]
+        if argv == ["--version"]:
+            flush_stdout(f"glm {__version__}\n")
+            return
+        if argv and argv[0] == "help":
+            argv = [*argv[1:], "--help"]
+        if argv and not argv[0].startswith("-"):
+            wanted = [c for c in app.registered_commands if _command_name(c) == argv[0]]
+            groups = [g for g in app.registered_groups if g.name == argv[0]]
+            if wanted or groups:
+                app.registered_commands = wanted
+                app.registered_groups = groups
+        app(argv, prog_name="glm")
 
 
 def _command_name(info: Any) -> str:

@@ -1,21 +1,21 @@
 """Renderers: the only code that writes to stdout.
 
 `Sink` owns stdout (bytes, UTF-8 whatever the locale, flushed per write, a closed
-pipe turned into `StdoutClosed`). A renderer takes neutral events: `TextRenderer`
-writes the answer's text, `NdjsonRenderer` one JSON line per event. Both end
-with `finish`, which applies the finish-reason rules of SPEC §1.3.
+pipe turned into `StdoutClosed`, any other failed write into `OutputError`). A
+renderer takes neutral events: `TextRenderer` writes the answer's text,
+`NdjsonRenderer` one JSON line per event. Both end with `finish`, which applies
+the finish-reason rules of SPEC §1.3.
 """
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable
 from typing import IO, Any
 
 import orjson
 
 from glm_cli import jsontext
-from glm_cli.errors import GlmError, StdoutClosed, TransportError, UnusableAnswer
+from glm_cli.errors import GlmError, TransportError, UnusableAnswer, stdout_failure
 from glm_cli.messages import Content, Done, Event, Reasoning, ToolCall, WebSearch
 from glm_cli.terminal import Console, escape_controls, escape_json_bytes, one_line
 
@@ -42,17 +42,25 @@ class Sink:
         try:
             self._out.write(data)
             self._out.flush()
-        except OSError as error:
+        except (OSError, ValueError) as error:
             raise _closed_or(error) from error
         self.started = True
         self.ends_with_newline = data[-1] == 0x0A
 
+    def end_line(self) -> None:
+        """End the answer's unfinished last line, so a message after it on the same
+        terminal starts a line (SPEC §3); a failure here is left to the message."""
+        if self.started and not self.ends_with_newline:
+            try:
+                self.write("\n")
+            except GlmError:
+                return
 
-def _closed_or(error: OSError) -> Exception:
-    """A closed pipe (EPIPE) is `StdoutClosed`; any other write failure stays itself."""
-    if isinstance(error, BrokenPipeError) or error.errno == errno.EPIPE:
-        return StdoutClosed("stdout was closed")
-    return error
+
+def _closed_or(error: OSError | ValueError) -> GlmError:
+    """A closed pipe (EPIPE) is `StdoutClosed` (glm dies by SIGPIPE); any other failure
+    (disk full, a closed descriptor) is an `OutputError`: exit 1 naming why."""
+    return stdout_failure(error)
 
 
 def arguments_json(arguments: str) -> str | None:

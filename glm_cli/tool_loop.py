@@ -14,15 +14,14 @@ nothing the model writes ever becomes part of a command line. The call's argumen
 go to its stdin as one line of JSON, its stdout is the result, its stderr passes
 through to glm's. A command that fails, times out (`--tool-timeout`) or cannot start,
 and a run the user does not confirm (`--tool-confirm`), give the model an error
-result instead of ending glm. More than `--max-tool-rounds` rounds is exit 6. A call
+result instead of ending glm. More than `--max-tool-rounds` rounds, or more than 32
+calls in one round, is exit 6. A call
 to a tool without a command ends the loop: the answer is handed on as it is, so its
 tool calls are printed like any other.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import IO, Any
@@ -40,10 +39,14 @@ from glm_cli.messages import (
     ToolCall,
     Usage,
 )
+from glm_cli.tool_process import execute
 from glm_cli.tools import LoopSettings, loop_settings
 from glm_cli.transport import deadline
 
 EventHandler = Callable[[Event], None]
+
+MAX_CALLS_PER_ROUND = 32
+"""More tool calls in one answer is exit 6, with no process started (SPEC §3.2)."""
 
 
 def run_exchange(
@@ -180,6 +183,11 @@ def _loop(
             current.release(usage)
             added.append(current.assistant(functions, ids))
             return added
+        if len(functions) > MAX_CALLS_PER_ROUND:
+            raise UnusableAnswer(
+                f"the model asked for {len(functions)} tool calls in one round; at most "
+                f"{MAX_CALLS_PER_ROUND} are run, so none was"
+            )
         if rounds >= settings.max_rounds:
             raise UnusableAnswer(
                 f"the model still asks for tools after {rounds} rounds of tool runs "
@@ -232,69 +240,6 @@ def run_call(job: Job, settings: LoopSettings, call: ToolCall, call_id: str) -> 
         result = f"error: {problem}" + (f"\n{result}" if result else "")
     console.note(f"tool {name}: {len(result.encode('utf-8', 'replace'))} bytes of result")
     return result
-
-
-def execute(
-    argv: list[str], stdin: bytes, timeout: float, stderr: IO[bytes]
-) -> tuple[str, str | None]:
-    """Run `argv` (no shell) in its own process group: (its stdout, what went wrong).
-
-    Its stderr goes to `stderr` (directly when that is a real file). On a timeout,
-    Ctrl-C or `--max-time` the whole process group is killed.
-    """
-    import subprocess
-
-    target = _fileno(stderr)
-    try:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=target if target is not None else subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as error:
-        return "", f"cannot start {argv[0]!r} ({error.strerror or error})"
-    problem: str | None = None
-    try:
-        try:
-            out, err = process.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(process)
-            out, err = process.communicate()
-            problem = f"timed out after {timeout:g} s (--tool-timeout)"
-    except BaseException:
-        _kill(process)
-        process.wait()
-        raise
-    if err:
-        _relay(stderr, err)
-    if problem is None and process.returncode:
-        code = process.returncode
-        problem = (f"killed by signal {-code}" if code < 0 else f"exited with status {code}")
-    return out.decode("utf-8", "replace"), problem
-
-
-def _kill(process: Any) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        process.kill()
-
-
-def _fileno(stream: IO[bytes]) -> int | None:
-    try:
-        return stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-def _relay(stream: IO[bytes], data: bytes) -> None:
-    try:
-        stream.write(data)
-        stream.flush()
-    except (OSError, ValueError):
-        return
 
 
 def open_terminal() -> IO[bytes] | None:

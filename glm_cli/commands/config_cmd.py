@@ -22,7 +22,7 @@ import typer
 from typer._click.globals import get_current_context
 
 from glm_cli.cli_options import CONFIG_INIT, CONNECTION, REQUEST, with_options
-from glm_cli.errors import OutputError, StdoutClosed, UsageError
+from glm_cli.errors import OutputError, UsageError
 from glm_cli.outcome import reported
 from glm_cli.terminal import Console, Env
 
@@ -51,12 +51,10 @@ def _run(action: Action, given: dict[str, Any]) -> None:
     env = obj if isinstance(obj, Env) else Env.from_process()
     console = Console(env)
     with reported(console):
+        from glm_cli.render import Sink
+
         lines = action(given, env, console)
-        try:
-            env.stdout.write("".join(line + "\n" for line in lines).encode("utf-8"))
-            env.stdout.flush()
-        except BrokenPipeError as error:
-            raise StdoutClosed("stdout was closed") from error
+        Sink(env.stdout).write("".join(line + "\n" for line in lines))
 
 
 def _path(given: dict[str, Any], env: Env) -> tuple[Path, str]:
