@@ -24,14 +24,25 @@ def make_app(only: str | None = None) -> typer.Typer:
 
 
 def main() -> None:
-    """`glm --version` alone needs no command built; otherwise only the command named
-    on the command line is (typer builds every option of every command it declares)."""
-    argv = sys.argv[1:]
-    if argv == ["--version"]:
-        sys.stdout.write(f"glm {__version__}\n")
-        return
-    only = argv[0] if argv and not argv[0].startswith("-") else None
-    make_app(only)(prog_name="glm")
+    """Descriptors 0-2 are held first (SPEC §3.2). `glm --version` alone needs no
+    command built; otherwise only the command named on the command line is (typer
+    builds every option of every command it declares). `glm help [COMMAND]` is
+    `--help`. A run ended by a signal or a closed stdout dies by that signal."""
+    from glm_cli.cli.outcome import flush_stdout, hold_standard_descriptors, process_end
+    from glm_cli.core.errors import OutputError
+
+    closed = hold_standard_descriptors()
+    with process_end():
+        if 1 in closed:
+            raise OutputError("cannot write to stdout: it is closed (descriptor 1 was not open)")
+        argv = sys.argv[1:]
+        if argv == ["--version"]:
+            flush_stdout(f"glm {__version__}\n")
+            return
+        if argv and argv[0] == "help":
+            argv = [*argv[1:], "--help"]
+        only = argv[0] if argv and not argv[0].startswith("-") else None
+        make_app(only)(argv, prog_name="glm")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Ctrl-D, and a session continued and saved from the loop.
 
 glm runs as a real process whose controlling terminal is the pseudo-terminal, so
 Ctrl-C is a `\\x03` typed on it, turned into SIGINT by the terminal driver. Nothing
-sleeps: every step waits for the output it needs, with a deadline.
+sleeps: every step waits for the output it needs (or, for a Ctrl-C at the prompt,
+for glm to be waiting for input), with a deadline; no answer is paced by time.
 """
 
 from __future__ import annotations
@@ -76,6 +77,26 @@ class Terminal:
 
     def send(self, text: str) -> None:
         os.write(self.fd, text.encode())
+
+    def idle(self) -> None:
+        """Wait until glm is blocked reading the terminal. CPython's readline loop only
+        notices a SIGINT while it waits in select(): a Ctrl-C that arrives while it is
+        still handling the last key (after its echo was drawn) is seen at the next key.
+        /proc/PID/wchan names where glm sleeps ("0" while it runs, or where the kernel
+        does not say); without it there is nothing to wait on."""
+        wchan = Path(f"/proc/{self.pid}/wchan")
+        deadline = time.monotonic() + WAIT
+        seen = set()
+        while time.monotonic() < deadline:
+            try:
+                where = wchan.read_text()
+            except OSError:
+                return
+            if "poll" in where or "select" in where:
+                return
+            seen.add(where)
+            time.sleep(0.005)  # polling the condition, not waiting for a time
+        assert seen <= {"", "0"}, f"glm never waited for input: it was in {seen}"
 
     def wait(self) -> int:
         """Read to the end, then the exit status."""
@@ -188,21 +209,24 @@ def test_slash_commands(
 def test_ctrl_c_stops_the_answer_and_keeps_the_loop_and_history_clean(
     glm_env: dict[str, str], service: FakeService, terminal: Any
 ) -> None:
+    # The answer stops after a few pieces and waits (no pacing by time: under load a
+    # paced stream could end before the Ctrl-C arrives); the Ctrl-C comes mid-answer.
     service.script(
-        Reply(content=PIECES, reasoning=None, chunk_delay=0.05),
+        Reply(content=PIECES, reasoning=None, stall_after=4, stall_seconds=60),
         Reply(content="calm answer"),
     )
     term = terminal()
     term.expect(PROMPT)
     term.send("tell a long story\r")
-    term.expect("p002 ")  # the answer is streaming
+    term.expect("p002 ")  # the answer is streaming, and the service holds the rest
     term.send("\x03")
     term.expect("interrupted")
     term.expect(PROMPT)
     assert service.disconnected.wait(WAIT)  # the connection was closed at once
-    assert "p299" not in term.output
+    assert "p004" not in term.output
     term.send("half a line")  # Ctrl-C while typing drops the line
     term.expect("half a line")
+    term.idle()
     term.send("\x03")
     term.expect(PROMPT)
     term.send("short one\r")
@@ -235,3 +259,37 @@ def test_the_loop_continues_and_saves_a_session(
     assert [json.loads(line)["content"] for line in shown][2:] == [
         "more", "Hello from the fake service.",
     ]
+
+
+def test_an_error_after_an_unfinished_line_starts_a_line_and_the_loop_goes_on(
+    glm_env: dict[str, str], service: FakeService, terminal: Any
+) -> None:
+    service.script(
+        Reply(content=["partial ", "answer"], reasoning=None, truncate_before_finish=True),
+        Reply(content="second"),
+    )
+    term = terminal()
+    term.expect(PROMPT)
+    term.send("hi\r")
+    term.expect("partial answer\nglm: error: ")
+    term.expect(PROMPT)
+    term.send("again\r")
+    term.expect("second\n")
+    term.expect(PROMPT)
+    term.send("\x04")
+    assert term.wait() == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_end_the_loop_by_the_signal(
+    glm_env: dict[str, str], service: FakeService, terminal: Any, signum: int
+) -> None:
+    service.script(Reply(content=PIECES, reasoning=None, stall_after=4, stall_seconds=60))
+    term = terminal()
+    term.expect(PROMPT)
+    term.send("tell a long story\r")
+    term.expect("p002 ")
+    os.kill(term.pid, signum)
+    assert term.wait() == -signum  # not kept in the loop, not exit(128 + signum)
+    assert service.disconnected.wait(WAIT)
+    assert "Traceback" not in term.output

@@ -1,16 +1,21 @@
 """Signals, pipes and big inputs with glm as a real process (issue 7, SPEC §3).
 
+glm dies by the signal that ended it (SPEC §3): seen from Popen the return code is
+-2, -15, -1 (SIGINT, SIGTERM, SIGHUP) or -13 (a closed stdout); a shell reports
+130, 143, 129 or 141, and a shell loop around glm stops at Ctrl-C.
+
 tests/test_process.py already proves, for `glm ask` mid-stream: a closed stdout
-ends with 141 quietly and the service sees the connection close; SIGINT is 130
-with whole pieces flushed; SIGTERM is 143 without a traceback. This module covers
-the other moments and modes: a real `| head -c 1` in every output mode, a reader
-gone before the first byte and during one big write, SIGINT and SIGTERM while
-waiting for the service and while waiting to retry; then a 10 MB prompt on stdin
-and the memory of a 200,000-chunk stream.
+ends quietly by SIGPIPE and the service sees the connection close; SIGINT with
+whole pieces flushed; SIGTERM without a traceback. This module covers the other
+moments and modes: a real `| head -c 1` in every output mode, a reader gone before
+the first byte and during one big write, every signal while waiting for the
+service and while waiting to retry, a real `bash` loop stopped by Ctrl-C; then a
+10 MB prompt on stdin and the memory of a 200,000-chunk stream.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -115,7 +120,7 @@ def test_reader_gone_before_the_first_byte(glm_env: dict[str, str], service: Fak
     proc.stdout.close()  # the reader leaves while glm still waits for the service
     service.reset()  # the stalled answer now comes, to no one
     code, _, stderr = finish(proc)
-    assert code == 141
+    assert code == -signal.SIGPIPE
     assert stderr == b""
 
 
@@ -132,15 +137,16 @@ def test_reader_gone_during_one_big_write(glm_env: dict[str, str], service: Fake
 
 
 # ---------------------------------------------------------------------------
-# SIGINT and SIGTERM while waiting
+# SIGINT, SIGTERM and SIGHUP while waiting
 # ---------------------------------------------------------------------------
 
-SIGNALS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+SIGNAL_IDS = ["SIGINT", "SIGTERM", "SIGHUP"]
 
 
-@pytest.mark.parametrize(("signum", "code"), SIGNALS, ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signum", SIGNALS, ids=SIGNAL_IDS)
 def test_signal_while_waiting_for_the_service(
-    glm_env: dict[str, str], service: FakeService, signum: int, code: int
+    glm_env: dict[str, str], service: FakeService, signum: int
 ) -> None:
     service.script(Stall(10))
     proc = start(glm_env, "ask", "hi")
@@ -148,16 +154,16 @@ def test_signal_while_waiting_for_the_service(
     started = time.monotonic()
     proc.send_signal(signum)
     status, out, err = finish(proc)
-    assert status == code
+    assert status == -signum  # died by the signal itself, not exit(128 + signum)
     assert time.monotonic() - started < 3
     assert out == b""
     no_noise(err)
     assert service.disconnected.wait(2)  # the connection was closed, not left open
 
 
-@pytest.mark.parametrize(("signum", "code"), SIGNALS, ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signum", SIGNALS, ids=SIGNAL_IDS)
 def test_signal_while_waiting_to_retry(
-    glm_env: dict[str, str], service: FakeService, signum: int, code: int
+    glm_env: dict[str, str], service: FakeService, signum: int
 ) -> None:
     service.script(Status(503, headers={"Retry-After": "30"}), Reply())
     proc = start(glm_env, "ask", "--verbose", "hi")
@@ -165,11 +171,75 @@ def test_signal_while_waiting_to_retry(
     started = time.monotonic()
     proc.send_signal(signum)
     status, out, err = finish(proc)
-    assert status == code
+    assert status == -signum
     assert time.monotonic() - started < 3  # not after the 30 s wait
     assert out == b""
     no_noise(err)
     assert len(service.requests) == 1
+
+
+def start_in_bash(env: dict[str, str], script: str, *args: str) -> subprocess.Popen[bytes]:
+    """`bash -c SCRIPT` with glm's command line as "$@", in a process group of its own
+    (so a signal sent to that group reaches bash and glm, as Ctrl-C at a terminal does)."""
+    return subprocess.Popen(
+        ["bash", "-c", script, "bash", *glm_command(*args)], env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def test_ctrl_c_stops_a_shell_loop_around_glm(
+    glm_env: dict[str, str], service: FakeService
+) -> None:
+    service.script(Stall(30), Reply(), Reply())
+    loop = 'for i in 1 2 3; do "$@"; echo "next $?"; done; echo end'
+    proc = start_in_bash(glm_env, loop, "ask", "hi")
+    try:
+        assert service.wait_for_requests(1)  # the first glm waits for its answer
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+        status, out, err = finish(proc)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert out == b"", out  # no "next": bash saw glm die by SIGINT and stopped too
+    assert status == -signal.SIGINT
+    no_noise(err)
+    assert len(service.requests) == 1
+
+
+def child_of(pid: int) -> int:
+    """The one child process of `pid` (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if not children.exists():
+        pytest.skip("needs /proc/PID/task/PID/children")
+    found = children.read_text().split()
+    assert len(found) == 1, found
+    return int(found[0])
+
+
+@pytest.mark.parametrize(
+    ("signum", "shown"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=SIGNAL_IDS,
+)
+def test_a_shell_sees_128_plus_the_signal(
+    glm_env: dict[str, str], service: FakeService, signum: int, shown: int
+) -> None:
+    service.script(Stall(30))
+    proc = start_in_bash(
+        glm_env, '"$@"; echo "status $? $(kill -l $?)"', "ask", "hi"
+    )
+    try:
+        assert service.wait_for_requests(1)
+        os.kill(child_of(proc.pid), signum)  # glm alone: bash goes on to report
+        status, out, err = finish(proc)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    name = signal.Signals(signum).name.removeprefix("SIG")
+    assert out == f"status {shown} {name}\n".encode()
+    assert status == 0
+    no_noise(err)
 
 
 def test_sigint_mid_stream_leaves_whole_ndjson_lines(
@@ -181,7 +251,7 @@ def test_sigint_mid_stream_leaves_whole_ndjson_lines(
     first = proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
     status, rest, err = finish(proc)
-    assert status == 130
+    assert status == -signal.SIGINT
     no_noise(err)
     lines = (first + rest).decode().splitlines()
     assert lines and all(json.loads(line)["type"] == "content" for line in lines)

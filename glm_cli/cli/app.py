@@ -12,6 +12,7 @@ loaded only when a command actually makes a request.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +41,8 @@ from glm_cli.cli.options import (
     OptionList,
     with_options,
 )
-from glm_cli.core.errors import GlmError
+from glm_cli.cli.outcome import DiedBySignal
+from glm_cli.core.errors import GlmError, stdout_failure
 from glm_cli.core.exit_codes import ExitCode
 
 Runner = Callable[[str, dict[str, Any], Any], None]
@@ -78,7 +80,11 @@ CONFIG_COMMANDS: dict[str, tuple[OptionList, str]] = {
 
 
 class GlmGroup(TyperGroup):
-    """Runs click without its standalone mode, so parse errors are one plain line too."""
+    """Runs click without its standalone mode, so parse errors are one plain line too.
+
+    click prints the help (and `--version` its line) itself, outside any command: a
+    failed write there becomes glm's own stdout failure, and Ctrl-C `DiedBySignal`,
+    instead of click's exit 1 and typer's exit 130."""
 
     def main(  # type: ignore[override]  # typer's signature is looser than click's
         self, args: Any = None, prog_name: str | None = None, **extra: Any
@@ -87,22 +93,45 @@ class GlmGroup(TyperGroup):
         try:
             check_argv(sys.argv[1:] if args is None else args)
         except GlmError as error:
-            sys.stderr.write(f"glm: error: {error.message}\n")
+            _to_stderr(f"glm: error: {error.message}\n")
             sys.exit(error.exit_code)
         try:
             result = super().main(args, "glm", standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:
-            sys.stderr.write(error.ctx.get_help() + "\n" if error.ctx else "")
+            _to_stderr(error.ctx.get_help() + "\n" if error.ctx else "")
             sys.exit(ExitCode.USAGE)
         except click.exceptions.UsageError as error:
             command = error.ctx.command_path if error.ctx else "glm"
-            sys.stderr.write(
-                f"glm: error: {error.format_message()} (see '{command} --help')\n"
-            )
+            _to_stderr(f"glm: error: {error.format_message()} (see '{command} --help')\n")
             sys.exit(ExitCode.USAGE)
-        except Abort:
-            sys.exit(ExitCode.INTERRUPTED)
+        except Abort:  # end of input where click wanted some (Ctrl-C is `_guarded`'s)
+            sys.exit(ExitCode.USAGE)
         sys.exit(result if isinstance(result, int) else 0)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        return _guarded(lambda: super(GlmGroup, self).make_context(*args, **kwargs))
+
+    def invoke(self, ctx: Any) -> Any:
+        return _guarded(lambda: super(GlmGroup, self).invoke(ctx))
+
+
+def _guarded(call: Callable[[], Any]) -> Any:
+    """Commands report their own failures (`outcome.reported`); what reaches here comes
+    from click itself, whose only writes to stdout are the help and the version."""
+    try:
+        return call()
+    except KeyboardInterrupt:
+        raise DiedBySignal(signal.SIGINT) from None
+    except OSError as error:
+        raise stdout_failure(error) from error
+
+
+def _to_stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        return
 
 
 def _typer(**settings: Any) -> typer.Typer:
@@ -128,7 +157,7 @@ def _root(
     ),
 ) -> None:
     if ctx.invoked_subcommand is None:
-        sys.stderr.write(ctx.get_help() + "\n")
+        _to_stderr(ctx.get_help() + "\n")
         raise typer.Exit(ExitCode.USAGE)
 
 
@@ -152,9 +181,9 @@ def build_app(run: Runner, only: str | None = None) -> typer.Typer:
     app = _typer(
         cls=GlmGroup,
         help="A command-line client for the GLM-5.2 model, made for pipes and scripts.",
-        epilog="Exit status: 0 ok, 1 internal, 2 usage, 3 auth, 4 rate limit or quota, "
-        "5 service or network, 6 unusable answer, 130/143/141 interrupted/terminated/pipe "
-        "closed. See glm(1).",
+        epilog="Exit status: 0 ok, 1 output not written (else a bug), 2 usage, 3 auth, "
+        "4 rate limit or quota, 5 service or network, 6 unusable answer; died by SIGINT, "
+        "SIGTERM, SIGHUP or SIGPIPE (130/143/129/141). See glm(1).",
         no_args_is_help=False,
         invoke_without_command=True,
     )

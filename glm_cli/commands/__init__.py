@@ -20,15 +20,22 @@ def run(name: str, given: dict[str, Any], obj: Any = None) -> None:
     """Run command `name` (`ask`, `config show`) with the options `given`."""
     env = obj if isinstance(obj, Env) else Env.from_process()
     console = Console(env)
-    with reported(console, debug=bool(given.get("debug"))):
+    job: Job | None = None
+
+    def end_answer_line() -> None:
+        """On a terminal an error line starts a line (SPEC §3)."""
+        if job is not None and env.stdout_isatty and env.stderr_isatty:
+            job.sink.end_line()
+
+    with reported(console, debug=bool(given.get("debug")), before_line=end_answer_line):
         if name.startswith("config "):
             from glm_cli.commands import config_cmd
 
             config_cmd.run(name.removeprefix("config "), given, env, console)
             return
-        from glm_cli.cli.job import Job  # not imported for --help
+        from glm_cli.cli import job as jobs  # not imported for --help
 
-        job = Job.prepare(given, env, console)
+        job = jobs.Job.prepare(given, env, console)
         _body(name)(job)
 
 

@@ -8,8 +8,9 @@ answer looks the same and is kept the same way. What the loop itself says
 
 Ctrl-C while an answer streams raises KeyboardInterrupt inside the exchange: the
 connection is closed on the way out and nothing is appended, so the loop simply
-goes on. Ctrl-C while typing drops the line, as a shell does. Ctrl-D or `/exit`
-ends the loop (exit 0). A line ending in `\\` continues on the next one.
+goes on. SIGTERM and SIGHUP end the loop (glm dies by them), and so does a stdout
+that can no longer be written. Ctrl-C while typing drops the line, as a shell does.
+Ctrl-D or `/exit` ends the loop (exit 0). A line ending in `\\` continues on the next one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from glm_cli.cli.job import Job
 from glm_cli.commands.chat_turn import TurnOptions, take_turn
 from glm_cli.core import validate
-from glm_cli.core.errors import GlmError, StdoutClosed, UsageError
+from glm_cli.core.errors import GlmError, OutputError, StdoutClosed, UsageError
 from glm_cli.files.safe import private_folder, write_atomically
 from glm_cli.history.conversation import Conversation, History, Keep, MemoryHistory, SystemChange
 from glm_cli.history.jsonl import save
@@ -96,11 +97,8 @@ class ChatLoop:
             return "\n".join(lines)
 
     def _terminal(self, text: str) -> None:
-        try:
-            self.job.env.stdout.write(text.encode())
-            self.job.env.stdout.flush()
-        except OSError:
-            return
+        """Echo on stdout (the terminal); a stdout that fails ends the loop (exit 1)."""
+        self.job.sink.write(text)
 
     # --- one exchange ------------------------------------------------------------------
 
@@ -110,9 +108,10 @@ class ChatLoop:
             take_turn(self.job, self.history, text, options)
         except KeyboardInterrupt:
             self._interrupted()
-        except StdoutClosed:
+        except (StdoutClosed, OutputError):  # nothing can be shown any more: glm ends
             raise
         except GlmError as error:  # the renderer has already ended its output
+            self.job.sink.end_line()
             self.job.console.error(error.line())
 
     def _interrupted(self) -> None:
@@ -152,7 +151,7 @@ class ChatLoop:
                 raise UsageError(f"unknown command /{name} (/help lists the commands)")
         except KeyboardInterrupt:
             console.end_partial_line()
-        except StdoutClosed:
+        except (StdoutClosed, OutputError):
             raise
         except GlmError as error:
             console.error(error.line())

@@ -7,12 +7,15 @@
     │   └── TransportError        5  connection, timeout, --max-time, broken stream
     ├── OutputError               1  stdout or a file glm writes could not be written
     ├── UnusableAnswer            6  invalid JSON, schema mismatch, content filtered
-    └── StdoutClosed              141 the reader of stdout went away
+    ├── OutputError               1  stdout cannot be written (disk full, closed at start)
+    └── StdoutClosed              141 the reader of stdout went away (glm dies by SIGPIPE)
 
 `outcome.reported` is the only place that turns these into stderr lines and exit codes.
 """
 
 from __future__ import annotations
+
+import errno
 
 from glm_cli.core.exit_codes import ExitCode, describe_code, for_service_error
 
@@ -37,12 +40,6 @@ class AuthError(GlmError):
     exit_code = ExitCode.AUTH
 
 
-class OutputError(GlmError):
-    """glm could not write its output (stdout or a file it writes)"""
-
-    exit_code = 1
-
-
 class UnusableAnswer(GlmError):
     exit_code = ExitCode.UNUSABLE
 
@@ -53,6 +50,23 @@ class UnusableAnswer(GlmError):
 
 class StdoutClosed(GlmError):
     exit_code = ExitCode.SIGPIPE
+
+
+class OutputError(GlmError):
+    """glm could not write its output (stdout or a file it writes): exit 1 with one line
+    naming what and why (SPEC §3.1)."""
+
+    exit_code = ExitCode.OUTPUT_FAILED
+
+
+def stdout_failure(error: OSError | ValueError) -> GlmError:
+    """A failed write to stdout: a closed pipe (EPIPE) is `StdoutClosed`, anything else
+    (a full disk, a descriptor closed or not open for writing) an `OutputError`."""
+    if isinstance(error, BrokenPipeError) or getattr(error, "errno", None) == errno.EPIPE:
+        return StdoutClosed("stdout was closed")
+    if isinstance(error, OSError) and error.strerror:
+        return OutputError(f"cannot write to stdout: {error.strerror}")
+    return OutputError(f"cannot write to stdout: {error or 'it is closed'}")
 
 
 class ServiceError(GlmError):

@@ -12,15 +12,20 @@ from enum import IntEnum
 class ExitCode(IntEnum):
     OK = 0
     INTERNAL = 1
+    """An unexpected exception: always a bug."""
+    OUTPUT_FAILED = 1
+    """glm could not write its output (stdout or a file it writes)."""
     USAGE = 2
     AUTH = 3
     QUOTA = 4
     SERVICE = 5
     UNUSABLE = 6
     BATCH_PARTIAL = 7
+    # 128 + the signal: what a shell reports for a process that died by it (SPEC §3).
     SIGPIPE = 141
     INTERRUPTED = 130
     TERMINATED = 143
+    HANGUP = 129
 
 
 # Business codes carried in an error body (SPEC §5), with what they mean.

@@ -40,6 +40,9 @@ from glm_cli.engine.exchange import Client, always
 from glm_cli.engine.tool_runner import LoopSettings, run_call
 from glm_cli.output.terminal import Console
 
+MAX_CALLS_PER_ROUND = 32
+"""More tool calls in one answer is exit 6, with no process started (SPEC §3.2)."""
+
 HELD = (Content, ToolCall, Done)
 """What waits until a round is known to be the final answer."""
 
@@ -171,6 +174,11 @@ class Turn:
                 self.result = result
                 self.added.append(_assistant(result, functions, ids))
                 return
+            if len(functions) > MAX_CALLS_PER_ROUND:
+                raise UnusableAnswer(
+                    f"the model asked for {len(functions)} tool calls in one round; at most "
+                    f"{MAX_CALLS_PER_ROUND} are run, so none was"
+                )
             if rounds >= self.tools.max_rounds:
                 raise UnusableAnswer(
                     f"the model still asks for tools after {rounds} rounds of tool runs "

@@ -10,15 +10,14 @@ result instead of ending glm.
 
 from __future__ import annotations
 
-import os
-import signal
 from dataclasses import field
-from typing import IO, Any
+from typing import IO
 
 from glm_cli.core import jsontext
 from glm_cli.core.deadline import Deadline
 from glm_cli.core.messages import ToolCall
 from glm_cli.core.records import record
+from glm_cli.engine.tool_process import execute
 from glm_cli.output.terminal import Console
 
 DEFAULT_MAX_ROUNDS = 8
@@ -75,69 +74,6 @@ def run_call(
         result = f"error: {problem}" + (f"\n{result}" if result else "")
     console.note(f"tool {name}: {len(result.encode('utf-8', 'replace'))} bytes of result")
     return result
-
-
-def execute(
-    argv: list[str], stdin: bytes, timeout: float, stderr: IO[bytes]
-) -> tuple[str, str | None]:
-    """Run `argv` (no shell) in its own process group: (its stdout, what went wrong).
-
-    Its stderr goes to `stderr` (directly when that is a real file). On a timeout,
-    Ctrl-C or `--max-time` the whole process group is killed.
-    """
-    import subprocess
-
-    target = _fileno(stderr)
-    try:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=target if target is not None else subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as error:
-        return "", f"cannot start {argv[0]!r} ({error.strerror or error})"
-    problem: str | None = None
-    try:
-        try:
-            out, err = process.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(process)
-            out, err = process.communicate()
-            problem = f"timed out after {timeout:g} s (--tool-timeout)"
-    except BaseException:
-        _kill(process)
-        process.wait()
-        raise
-    if err:
-        _relay(stderr, err)
-    if problem is None and process.returncode:
-        code = process.returncode
-        problem = (f"killed by signal {-code}" if code < 0 else f"exited with status {code}")
-    return out.decode("utf-8", "replace"), problem
-
-
-def _kill(process: Any) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        process.kill()
-
-
-def _fileno(stream: IO[bytes]) -> int | None:
-    try:
-        return stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-def _relay(stream: IO[bytes], data: bytes) -> None:
-    try:
-        stream.write(data)
-        stream.flush()
-    except (OSError, ValueError):
-        return
 
 
 def open_terminal() -> IO[bytes] | None:

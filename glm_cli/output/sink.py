@@ -4,16 +4,18 @@ Bytes, UTF-8 whatever the locale. `put` adds to the buffer and `flush` sends it:
 a renderer flushes once per batch of events, which is once per network read, so
 a reader of the pipe sees each chunk as it arrives without a system call per
 token. `write` is `put` and `flush` together, for everything that is not the
-per-token path. A closed pipe becomes `StdoutClosed`.
+per-token path. A closed pipe becomes `StdoutClosed` (glm dies by SIGPIPE); any
+other failed write (a full disk, a closed descriptor) an `OutputError`: exit 1.
 """
 
 from __future__ import annotations
 
-import errno
+import io
+import os
 from collections.abc import Callable
 from typing import IO
 
-from glm_cli.core.errors import StdoutClosed
+from glm_cli.core.errors import GlmError, stdout_failure
 
 
 class Sink:
@@ -39,16 +41,29 @@ class Sink:
             self.on_start()
         try:
             self._out.write(data)
-        except OSError as error:
-            raise _closed_or(error) from error
+        except (OSError, ValueError) as error:
+            raise self._failed(error) from error
         self.written += len(data)
         self.ends_with_newline = data[-1] == 0x0A
 
     def flush(self) -> None:
         try:
             self._out.flush()
-        except OSError as error:
-            raise _closed_or(error) from error
+        except (OSError, ValueError) as error:
+            raise self._failed(error) from error
+
+    def _failed(self, error: OSError | ValueError) -> GlmError:
+        """Once stdout failed nothing more can reach it: it is pointed at /dev/null, so
+        what is still buffered cannot fail again (at exit, or under an error report)."""
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._out.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            pass
+        return stdout_failure(error)
 
     def write(self, data: bytes | str) -> None:
         """Write and flush at once."""
@@ -57,9 +72,12 @@ class Sink:
 
     write_bytes = write
 
-
-def _closed_or(error: OSError) -> Exception:
-    """A closed pipe (EPIPE) is `StdoutClosed`; any other write failure stays itself."""
-    if isinstance(error, BrokenPipeError) or error.errno == errno.EPIPE:
-        return StdoutClosed("stdout was closed")
-    return error
+    def end_line(self) -> None:
+        """End the last line written if it is unfinished, so that a message after it on
+        the same terminal starts a line (SPEC §3); a failure here is left to the
+        message."""
+        if self.written and not self.ends_with_newline:
+            try:
+                self.write(b"\n")
+            except GlmError:
+                return
