@@ -18,9 +18,7 @@ from glm_cli.output.terminal import Env
 SECRET = "sk-test-secret-key-0123456789"
 
 
-def invoke(
-    args: Sequence[str], input: bytes | str | None = None, obj: Any = None
-) -> Result:
+def invoke(args: Sequence[str], input: bytes | str | None = None, obj: Any = None) -> Result:
     """Run glm in this process (fast); stdin is never a terminal here.
 
     The environment is the test's own (see the `glm_env` fixture). Pass an

@@ -10,15 +10,22 @@ from tests.helpers import SECRET, Run, invoke
 
 
 def run(
-    args: list[str], *, stdout_tty: bool = False, stderr_tty: bool = False,
+    args: list[str],
+    *,
+    stdout_tty: bool = False,
+    stderr_tty: bool = False,
     environ: dict[str, str] | None = None,
 ) -> Run:
     """glm in process with its own buffers, stdout and stderr terminals or not; the key
     never appears in what it writes."""
     out, err = io.BytesIO(), io.BytesIO()
     env = Env(
-        stdin=io.BytesIO(b""), stdout=out, stderr=err, stdin_isatty=False,
-        stdout_isatty=stdout_tty, stderr_isatty=stderr_tty,
+        stdin=io.BytesIO(b""),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=False,
+        stdout_isatty=stdout_tty,
+        stderr_isatty=stderr_tty,
         environ={**os.environ, "NO_COLOR": "1", **(environ or {})},
     )
     result = invoke(args, obj=env)

@@ -19,8 +19,6 @@ STREAMS = ["--stream", "--no-stream"]
 BASE_KEYS = {"model", "messages", "max_tokens", "stream"}
 
 
-
-
 def ask(*flags: str, prompt: str = "hi") -> Run:
     return run_in_process(["ask", "--protocol", "anthropic", *flags, prompt])
 
@@ -54,26 +52,44 @@ def sse(*events: dict[str, Any]) -> bytes:
 
 MESSAGE_START = {
     "type": "message_start",
-    "message": {"id": "msg_hand_1", "type": "message", "role": "assistant",
-                "model": "glm-5.2", "content": [], "stop_reason": None,
-                "usage": {"input_tokens": 5, "output_tokens": 1}},
+    "message": {
+        "id": "msg_hand_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "glm-5.2",
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": 5, "output_tokens": 1},
+    },
 }
 
 
 def text_block(index: int, *pieces: str) -> list[dict[str, Any]]:
     return [
-        {"type": "content_block_start", "index": index,
-         "content_block": {"type": "text", "text": ""}},
-        *({"type": "content_block_delta", "index": index,
-           "delta": {"type": "text_delta", "text": piece}} for piece in pieces),
+        {
+            "type": "content_block_start",
+            "index": index,
+            "content_block": {"type": "text", "text": ""},
+        },
+        *(
+            {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "text_delta", "text": piece},
+            }
+            for piece in pieces
+        ),
         {"type": "content_block_stop", "index": index},
     ]
 
 
 def message_end(stop_reason: str = "end_turn", stop: bool = True) -> list[dict[str, Any]]:
     end: list[dict[str, Any]] = [
-        {"type": "message_delta", "delta": {"stop_reason": stop_reason},
-         "usage": {"output_tokens": 9}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason},
+            "usage": {"output_tokens": 9},
+        },
     ]
     return [*end, {"type": "message_stop"}] if stop else end
 
@@ -262,20 +278,28 @@ def test_stream_flag(glm_env: dict[str, str], service: FakeService, stream: str)
 def test_thinking_text_and_tool_use_blocks(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
-    service.script(Reply(
-        reasoning="Need the weather.",
-        content="Checking.",
-        tool_calls=[{"id": "toolu_01", "name": "get_weather", "arguments": '{"city": "Oslo"}'}],
-        finish_reason="tool_calls",
-    ))
+    service.script(
+        Reply(
+            reasoning="Need the weather.",
+            content="Checking.",
+            tool_calls=[{"id": "toolu_01", "name": "get_weather", "arguments": '{"city": "Oslo"}'}],
+            finish_reason="tool_calls",
+        )
+    )
     result = ask(stream, "--ndjson")
     assert result.exit_code == 0, result.stderr
     records = ndjson(result.stdout)
     assert joined(records, "reasoning") == "Need the weather."
     assert joined(records, "content") == "Checking."
     calls = [r for r in records if r["type"] == "tool_call"]
-    assert calls == [{"type": "tool_call", "id": "toolu_01", "name": "get_weather",
-                      "arguments": {"city": "Oslo"}}]
+    assert calls == [
+        {
+            "type": "tool_call",
+            "id": "toolu_01",
+            "name": "get_weather",
+            "arguments": {"city": "Oslo"},
+        }
+    ]
     assert records[-1]["type"] == "done"
     assert records[-1]["finish_reason"] == "tool_calls"
 
@@ -320,10 +344,14 @@ def test_stop_reasons_become_neutral_finish_reasons(
 def test_done_has_id_model_and_usage(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
-    service.script(Reply(
-        content="x", id="msg_abc", model="glm-5.2-served",
-        usage={"prompt_tokens": 7, "completion_tokens": 11, "cached_tokens": 3},
-    ))
+    service.script(
+        Reply(
+            content="x",
+            id="msg_abc",
+            model="glm-5.2-served",
+            usage={"prompt_tokens": 7, "completion_tokens": 11, "cached_tokens": 3},
+        )
+    )
     result = ask(stream, "--ndjson")
     assert result.exit_code == 0, result.stderr
     done = ndjson(result.stdout)[-1]
@@ -339,8 +367,9 @@ def test_done_has_id_model_and_usage(
 def test_a_stop_sequence_sent_by_the_server_is_kept(
     glm_env: dict[str, str], service: FakeService, stream: str, stop_reason: str
 ) -> None:
-    service.script(Reply(content="one two", stop_sequence="THREE",
-                         anthropic_stop_reason=stop_reason))
+    service.script(
+        Reply(content="one two", stop_sequence="THREE", anthropic_stop_reason=stop_reason)
+    )
     result = ask(stream, "--ndjson", "--stop", "THREE")
     assert result.exit_code == 0, result.stderr
     done = ndjson(result.stdout)[-1]
@@ -366,7 +395,10 @@ def test_unknown_block_types_skipped_in_a_whole_message(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     body = {
-        "id": "msg_1", "type": "message", "role": "assistant", "model": "glm-5.2",
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "glm-5.2",
         "content": [
             {"type": "redacted_thinking", "data": "opaque"},
             {"type": "text", "text": "Visible."},
@@ -398,18 +430,26 @@ def test_pings_are_ignored(glm_env: dict[str, str], service: FakeService) -> Non
 def test_unknown_blocks_and_events_in_a_stream_are_skipped(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    service.script(stream_reply(
-        MESSAGE_START,
-        {"type": "ping"},
-        {"type": "content_block_start", "index": 0,
-         "content_block": {"type": "redacted_thinking", "data": "opaque"}},
-        {"type": "content_block_delta", "index": 0,
-         "delta": {"type": "mystery_delta", "stuff": "ignored"}},
-        {"type": "content_block_stop", "index": 0},
-        {"type": "some_future_event", "payload": {"x": 1}},
-        *text_block(1, "Still ", "here."),
-        *message_end(),
-    ))
+    service.script(
+        stream_reply(
+            MESSAGE_START,
+            {"type": "ping"},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "redacted_thinking", "data": "opaque"},
+            },
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "mystery_delta", "stuff": "ignored"},
+            },
+            {"type": "content_block_stop", "index": 0},
+            {"type": "some_future_event", "payload": {"x": 1}},
+            *text_block(1, "Still ", "here."),
+            *message_end(),
+        )
+    )
     result = ask("--stream", "--ndjson")
     assert result.exit_code == 0, result.stderr
     records = ndjson(result.stdout)
@@ -419,18 +459,29 @@ def test_unknown_blocks_and_events_in_a_stream_are_skipped(
 
 
 def test_signature_delta_is_ignored(glm_env: dict[str, str], service: FakeService) -> None:
-    service.script(stream_reply(
-        MESSAGE_START,
-        {"type": "content_block_start", "index": 0,
-         "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
-        {"type": "content_block_delta", "index": 0,
-         "delta": {"type": "thinking_delta", "thinking": "Hmm."}},
-        {"type": "content_block_delta", "index": 0,
-         "delta": {"type": "signature_delta", "signature": "SIGNATURE-BLOB-123"}},
-        {"type": "content_block_stop", "index": 0},
-        *text_block(1, "Done."),
-        *message_end(),
-    ))
+    service.script(
+        stream_reply(
+            MESSAGE_START,
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+            },
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": "Hmm."},
+            },
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "signature_delta", "signature": "SIGNATURE-BLOB-123"},
+            },
+            {"type": "content_block_stop", "index": 0},
+            *text_block(1, "Done."),
+            *message_end(),
+        )
+    )
     result = ask("--stream", "--ndjson")
     assert result.exit_code == 0, result.stderr
     records = ndjson(result.stdout)
@@ -443,30 +494,41 @@ def test_input_json_delta_fragments_make_one_tool_call(
     glm_env: dict[str, str], service: FakeService, chunk_size: int
 ) -> None:
     arguments = '{"city": "São Paulo", "days": 3, "units": ["C", "F"]}'
-    service.script(Reply(
-        content="",
-        reasoning=None,
-        tool_calls=[{"id": "toolu_frag", "name": "forecast", "arguments": arguments}],
-        finish_reason="tool_calls",
-        chunk_size=chunk_size,
-    ))
+    service.script(
+        Reply(
+            content="",
+            reasoning=None,
+            tool_calls=[{"id": "toolu_frag", "name": "forecast", "arguments": arguments}],
+            finish_reason="tool_calls",
+            chunk_size=chunk_size,
+        )
+    )
     result = ask("--stream", "--ndjson")
     assert result.exit_code == 0, result.stderr
     calls = [r for r in ndjson(result.stdout) if r["type"] == "tool_call"]
-    assert calls == [{"type": "tool_call", "id": "toolu_frag", "name": "forecast",
-                      "arguments": json.loads(arguments)}]
+    assert calls == [
+        {
+            "type": "tool_call",
+            "id": "toolu_frag",
+            "name": "forecast",
+            "arguments": json.loads(arguments),
+        }
+    ]
 
 
-def test_two_streamed_tool_calls_stay_apart(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
-    service.script(Reply(
-        content="", reasoning=None, chunk_size=2, finish_reason="tool_calls",
-        tool_calls=[
-            {"id": "toolu_a", "name": "first", "arguments": '{"n": 1}'},
-            {"id": "toolu_b", "name": "second", "arguments": '{"n": 2}'},
-        ],
-    ))
+def test_two_streamed_tool_calls_stay_apart(glm_env: dict[str, str], service: FakeService) -> None:
+    service.script(
+        Reply(
+            content="",
+            reasoning=None,
+            chunk_size=2,
+            finish_reason="tool_calls",
+            tool_calls=[
+                {"id": "toolu_a", "name": "first", "arguments": '{"n": 1}'},
+                {"id": "toolu_b", "name": "second", "arguments": '{"n": 2}'},
+            ],
+        )
+    )
     result = ask("--stream")
     assert result.exit_code == 0, result.stderr
     calls = [json.loads(line) for line in result.stdout.splitlines()]
@@ -508,10 +570,13 @@ def test_stream_ending_before_a_stop_reason_exits_5(
 def test_message_delta_without_stop_reason_is_not_an_end(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    service.script(stream_reply(
-        MESSAGE_START, *text_block(0, "partial"),
-        {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 3}},
-    ))
+    service.script(
+        stream_reply(
+            MESSAGE_START,
+            *text_block(0, "partial"),
+            {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 3}},
+        )
+    )
     result = ask("--stream", "--retries", "0")
     assert result.exit_code == 5, result.stderr
     assert_one_error(result.stderr)
@@ -532,11 +597,13 @@ def test_message_delta_without_stop_reason_is_not_an_end(
 def test_error_event_exits_by_its_type(
     glm_env: dict[str, str], service: FakeService, kind: str, exit_code: int
 ) -> None:
-    service.script(Reply(
-        content=["Some ", "text"],
-        error_after=4,
-        error={"type": kind, "message": f"stream says {kind}"},
-    ))
+    service.script(
+        Reply(
+            content=["Some ", "text"],
+            error_after=4,
+            error={"type": kind, "message": f"stream says {kind}"},
+        )
+    )
     result = ask("--stream", "--retries", "0")
     assert result.exit_code == exit_code, result.stderr
     assert_one_error(result.stderr, f"stream says {kind}")
@@ -545,10 +612,13 @@ def test_error_event_exits_by_its_type(
 def test_error_event_in_ndjson_ends_with_an_error_line(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    service.script(Reply(
-        content="x", error_after=2,
-        error={"type": "rate_limit_error", "message": "slow down"},
-    ))
+    service.script(
+        Reply(
+            content="x",
+            error_after=2,
+            error={"type": "rate_limit_error", "message": "slow down"},
+        )
+    )
     result = ask("--stream", "--ndjson", "--retries", "0")
     assert result.exit_code == 4, result.stderr
     last = ndjson(result.stdout)[-1]
@@ -598,4 +668,3 @@ def test_balance_exhausted_429_exits_4_without_retry(
     assert result.exit_code == 4, result.stderr
     assert_one_error(result.stderr, "Insufficient balance", "1113")
     assert len(service.requests) == 1
-

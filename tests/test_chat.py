@@ -69,7 +69,8 @@ def test_a_prompt_continues_the_default_session(
     assert ok("again").stdout == "second\n"
     assert messages(service, 0) == [{"role": "user", "content": "hello"}]
     assert messages(service, 1) == [
-        *exchange("hello", "first"), {"role": "user", "content": "again"},
+        *exchange("hello", "first"),
+        {"role": "user", "content": "again"},
     ]
     assert show() == [*exchange("hello", "first"), *exchange("again", "second")]
 
@@ -82,7 +83,8 @@ def test_continuity_across_processes(glm_env: dict[str, str], service: FakeServi
     assert second.returncode == 0, second.stderr
     assert second.stdout == b"two\n"
     assert messages(service, 1) == [
-        *exchange("hello", "one"), {"role": "user", "content": "and now?"},
+        *exchange("hello", "one"),
+        {"role": "user", "content": "and now?"},
     ]
 
 
@@ -128,7 +130,8 @@ def test_show_ndjson_round_trips_through_a_file(
     path.write_bytes(dump)
     ok("--file", str(path), "more")
     assert messages(service) == [
-        {"role": "system", "content": "Be terse."}, *exchange("hello"),
+        {"role": "system", "content": "Be terse."},
+        *exchange("hello"),
         {"role": "user", "content": "more"},
     ]
 
@@ -152,9 +155,7 @@ def test_an_unknown_session_is_exit_2(
     assert len(service.requests) == 1
 
 
-def test_reset_without_a_prompt_only_empties(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
+def test_reset_without_a_prompt_only_empties(glm_env: dict[str, str], service: FakeService) -> None:
     ok("--session", "s", "--system", "S", "hi")
     run = ok("--session", "s", "--reset")
     assert run.stdout == "" and run.stderr == ""
@@ -190,11 +191,14 @@ def test_max_history_sends_only_the_last_messages(
     ok("two")
     ok("--max-history", "2", "three")
     assert messages(service) == [
-        {"role": "system", "content": "S"}, *exchange("two"), {"role": "user", "content": "three"},
+        {"role": "system", "content": "S"},
+        *exchange("two"),
+        {"role": "user", "content": "three"},
     ]
     ok("--max-history", "0", "four")
     assert messages(service) == [
-        {"role": "system", "content": "S"}, {"role": "user", "content": "four"},
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "four"},
     ]
     # a window that would open on an answer starts at the next question instead
     ok("--max-history", "3", "five")
@@ -275,8 +279,12 @@ def test_dry_run_sends_and_keeps_nothing(glm_env: dict[str, str], service: FakeS
     ],
 )
 def test_a_failed_exchange_appends_nothing(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path,
-    protocol: str, step: Any, code: int,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    protocol: str,
+    step: Any,
+    code: int,
 ) -> None:
     if protocol == "anthropic" and isinstance(step, Reply) and step.content_filter:
         step = Reply(finish_reason="sensitive")
@@ -367,12 +375,14 @@ def test_a_file_is_created_and_continued(
     second = run_glm(["chat", "--file", str(path), "next"], glm_env)
     assert second.returncode == 0, second.stderr
     assert messages(service, 1) == [
-        {"role": "system", "content": "Be kind."}, *exchange("hello", "one"),
+        {"role": "system", "content": "Be kind."},
+        *exchange("hello", "one"),
         {"role": "user", "content": "next"},
     ]
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert lines == [
-        {"role": "system", "content": "Be kind."}, *exchange("hello", "one"),
+        {"role": "system", "content": "Be kind."},
+        *exchange("hello", "one"),
         *exchange("next", "two"),
     ]
     assert not Path(glm_env["GLM_HOME"]).exists()  # files do not touch the store
@@ -411,8 +421,12 @@ def test_a_last_line_without_newline_is_not_glued_to(
     ],
 )
 def test_a_malformed_line_is_a_usage_error_and_the_file_is_untouched(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path,
-    content: bytes, line: int, fragment: str,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    content: bytes,
+    line: int,
+    fragment: str,
 ) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)
@@ -429,15 +443,28 @@ def test_a_malformed_line_is_a_usage_error_and_the_file_is_untouched(
 
 TOOL_HISTORY = [
     {"role": "user", "content": "weather in Paris?"},
-    {"role": "assistant", "content": None, "reasoning_content": "I should call it.",
-     "tool_calls": [{"id": "call_1", "type": "function",
-                     "function": {"name": "weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+    {
+        "role": "assistant",
+        "content": None,
+        "reasoning_content": "I should call it.",
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "weather", "arguments": '{"city": "Paris"}'},
+            }
+        ],
+    },
     {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
     {"role": "assistant", "content": "It is sunny."},
     {"role": "user", "content": "and a call nobody answered"},
-    {"role": "assistant", "content": "calling",
-     "tool_calls": [{"id": "call_2", "type": "function",
-                     "function": {"name": "weather", "arguments": "{}"}}]},
+    {
+        "role": "assistant",
+        "content": "calling",
+        "tool_calls": [
+            {"id": "call_2", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+        ],
+    },
 ]
 
 
@@ -481,7 +508,7 @@ def test_history_alternates_on_the_anthropic_protocol(
 def test_an_unanswered_tool_call_is_kept_but_not_sent(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    call = {"id": "call_9", "name": "lookup", "arguments": "{\"q\": 1}"}
+    call = {"id": "call_9", "name": "lookup", "arguments": '{"q": 1}'}
     service.script(Reply(content="", tool_calls=[call], finish_reason="tool_calls"))
     run = ok("look it up")
     assert json.loads(run.stdout.splitlines()[-1])["name"] == "lookup"
@@ -489,14 +516,13 @@ def test_an_unanswered_tool_call_is_kept_but_not_sent(
     assert stored["tool_calls"][0]["function"]["name"] == "lookup"
     ok("never mind")
     assert messages(service) == [
-        {"role": "user", "content": "look it up"}, {"role": "user", "content": "never mind"},
+        {"role": "user", "content": "look it up"},
+        {"role": "user", "content": "never mind"},
     ]
 
 
-def test_show_prints_tool_calls_as_ask_does(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
-    call = {"id": "call_9", "name": "lookup", "arguments": "{\"q\": 1}"}
+def test_show_prints_tool_calls_as_ask_does(glm_env: dict[str, str], service: FakeService) -> None:
+    call = {"id": "call_9", "name": "lookup", "arguments": '{"q": 1}'}
     service.script(Reply(content="Let me look.", tool_calls=[call], finish_reason="tool_calls"))
     ok("look it up")
     assert ok("--show", "default").stdout == (
@@ -510,13 +536,26 @@ def test_a_tool_loop_exchange_is_kept_whole_and_sent_back(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path, protocol: str
 ) -> None:
     tools = tmp_path / "weather.json"
-    tools.write_text(json.dumps({"type": "function", "function": {
-        "name": "get_weather", "parameters": {"type": "object", "properties": {}}}}))
+    tools.write_text(
+        json.dumps(
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_weather",
+                    "parameters": {"type": "object", "properties": {}},
+                },
+            }
+        )
+    )
     runner = shlex.join([sys.executable, "-c", "print('sunny')"])
-    call = {"id": "call_w", "name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}
+    call = {"id": "call_w", "name": "get_weather", "arguments": '{"city": "Paris"}'}
     service.script(
-        Reply(content="", reasoning="I need the weather.", tool_calls=[call],
-              finish_reason="tool_calls"),
+        Reply(
+            content="",
+            reasoning="I need the weather.",
+            tool_calls=[call],
+            finish_reason="tool_calls",
+        ),
         Reply(content="It is sunny."),
     )
     flags = ["--protocol", protocol, "--tool", str(tools)]
@@ -531,7 +570,11 @@ def test_a_tool_loop_exchange_is_kept_whole_and_sent_back(
     assert "I need the weather." not in json.dumps(body)
     if protocol == "openai":
         assert [m["role"] for m in body["messages"]] == [
-            "user", "assistant", "tool", "assistant", "user",
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "user",
         ]
     else:
         roles = [m["role"] for m in body["messages"]]
@@ -545,8 +588,11 @@ def test_an_interrupted_exchange_appends_nothing(
     ok("hi")
     service.script(Reply(content=[f"p{i:03d} " for i in range(300)], chunk_delay=0.02))
     process = subprocess.Popen(
-        [sys.executable, "-m", "glm_cli", "chat", "go on"], env=glm_env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "glm_cli", "chat", "go on"],
+        env=glm_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert process.stdout is not None
@@ -580,7 +626,9 @@ def test_help_loads_neither_the_store_nor_readline(
 ) -> None:
     result = subprocess.run(
         [sys.executable, "-c", _PROBE.format(args=args)],
-        env=glm_env, capture_output=True, timeout=30,
+        env=glm_env,
+        capture_output=True,
+        timeout=30,
     )
     assert result.returncode == 0, result.stderr
     assert b"LOADED=\n" in result.stderr, result.stderr
@@ -594,7 +642,10 @@ def test_script_mode_loads_the_store_but_not_readline(
 ) -> None:
     result = subprocess.run(
         [sys.executable, "-c", _PROBE.format(args=["chat", "hi"])],
-        env=glm_env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+        env=glm_env,
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
     assert b"glm_cli.history.store" in result.stderr and b"readline" not in result.stderr

@@ -19,8 +19,11 @@ WAIT = 60
 def run_all(commands: list[list[str]], env: dict[str, str]) -> None:
     processes = [
         subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for command in commands
     ]

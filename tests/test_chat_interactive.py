@@ -70,8 +70,8 @@ class Terminal:
         while (found := self.output.find(text, self.mark)) < 0:
             remaining = deadline - time.monotonic()
             alive = remaining > 0 and self._read(remaining)
-            assert alive or text in self.output[self.mark:], (
-                f"{text!r} did not appear; after the last match: {self.output[self.mark:]!r}"
+            assert alive or text in self.output[self.mark :], (
+                f"{text!r} did not appear; after the last match: {self.output[self.mark :]!r}"
             )
         self.mark = found + len(text)
 
@@ -257,7 +257,8 @@ def test_the_loop_continues_and_saves_a_session(
     ]
     shown = run_in_process(["chat", "--show", "notes", "--ndjson"]).stdout.splitlines()
     assert [json.loads(line)["content"] for line in shown][2:] == [
-        "more", "Hello from the fake service.",
+        "more",
+        "Hello from the fake service.",
     ]
 
 

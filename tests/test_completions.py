@@ -82,7 +82,10 @@ def bash_complete(cases: list[list[str]], cwd: Path | None = None) -> list[list[
         ]
     result = subprocess.run(
         ["bash", "--norc", "--noprofile", "-c", "\n".join(lines)],
-        capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=cwd,
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     replies = result.stdout.split("@@END@@\n")[:-1]
@@ -90,19 +93,21 @@ def bash_complete(cases: list[list[str]], cwd: Path | None = None) -> list[list[
 
 
 def test_bash_completes_commands_and_choices() -> None:
-    got = bash_complete([
-        ["glm", "a"],
-        ["glm", "ask", "--effort", "h"],
-        ["glm", ""],
-        ["glm", "ask", "--provider", ""],
-        ["glm", "ask", "--protocol", "a"],
-        ["glm", "ask", "--effort", "=", "m"],  # --effort=m, as bash splits it
-        ["glm", "config", ""],
-        ["glm", "config", "show", "--prov"],
-        ["glm", "ask", "--model", ""],
-        ["glm", "ask", "--", "--eff"],
-        ["glm", "--v"],
-    ])
+    got = bash_complete(
+        [
+            ["glm", "a"],
+            ["glm", "ask", "--effort", "h"],
+            ["glm", ""],
+            ["glm", "ask", "--provider", ""],
+            ["glm", "ask", "--protocol", "a"],
+            ["glm", "ask", "--effort", "=", "m"],  # --effort=m, as bash splits it
+            ["glm", "config", ""],
+            ["glm", "config", "show", "--prov"],
+            ["glm", "ask", "--model", ""],
+            ["glm", "ask", "--", "--eff"],
+            ["glm", "--v"],
+        ]
+    )
     assert got[0] == ["ask"]
     assert got[1] == ["high"]
     assert sorted(got[2]) == sorted(c.path[-1] for c in TREE.subcommands)
@@ -196,7 +201,10 @@ def zsh_complete(line: str, tmp_path: Path, cwd: Path | None = None) -> list[str
     harness.write_text(ZSH_CAPTURE)
     result = subprocess.run(
         [zsh, "-f", str(harness), str(ZSH_SCRIPT.parent), line, str(tmp_path / "init.zsh")],
-        capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd or tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=cwd or tmp_path,
     )
     if result.returncode == 3:
         pytest.skip(f"zsh cannot drive a completion here: {result.stderr.strip()}")
@@ -239,7 +247,10 @@ def fish_complete(lines: list[str], cwd: Path) -> list[list[str]]:
         script += [f"complete -C {shipped.fish_quote(line)}", "echo @@END@@"]
     result = subprocess.run(
         [fish, "--no-config", "-c", "\n".join(script)],
-        capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=cwd,
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     replies = result.stdout.split("@@END@@\n")[:-1]
@@ -250,23 +261,27 @@ def test_fish_script_parses() -> None:
     fish = need("fish")
     result = subprocess.run(
         [fish, "--no-config", "--no-execute", str(FISH_SCRIPT)],
-        capture_output=True, timeout=TIMEOUT,
+        capture_output=True,
+        timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stderr
 
 
 def test_fish_completes(tmp_path: Path) -> None:
     (tmp_path / "schema.json").write_text("{}")
-    got = fish_complete([
-        "glm a",
-        "glm ask --effort h",
-        "glm ask --provider ",
-        "glm config ",
-        "glm config show --prov",
-        "glm json --schema sch",
-        "glm ask --model ",
-        "glm ",
-    ], tmp_path)
+    got = fish_complete(
+        [
+            "glm a",
+            "glm ask --effort h",
+            "glm ask --provider ",
+            "glm config ",
+            "glm config show --prov",
+            "glm json --schema sch",
+            "glm ask --model ",
+            "glm ",
+        ],
+        tmp_path,
+    )
     assert got[0] == ["ask"]
     assert got[1] == ["high"]
     assert got[2] == sorted(BUILT_IN)

@@ -362,9 +362,7 @@ def test_key_order(
     assert warnings(result) == []
 
 
-@pytest.mark.parametrize(
-    ("glm_key", "expected"), [(False, CLOUDSWAY_KEY), (True, SECRET)]
-)
+@pytest.mark.parametrize(("glm_key", "expected"), [(False, CLOUDSWAY_KEY), (True, SECRET)])
 def test_cloudsway_key_variable(
     glm_env: dict[str, str],
     service: FakeService,
@@ -575,9 +573,7 @@ def test_xdg_config_home_moves_the_config(
     assert model_sent(service) == "from-xdg"
 
 
-def test_glm_home_does_not_move_the_config(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
+def test_glm_home_does_not_move_the_config(glm_env: dict[str, str], service: FakeService) -> None:
     write(Path(glm_env["GLM_HOME"]) / "config.toml", 'model = "from-glm-home"\n')
     result = glm("ask", "hi")
     assert result.exit_code == 0, result.stderr
@@ -615,23 +611,28 @@ def test_malformed_toml_names_the_file_and_the_line(
     ("text", "key"),
     [
         ('colour = "blue"\n', "colour"),
-        ('[defaults]\nfrobnicate = 1\n', "defaults.frobnicate"),
+        ("[defaults]\nfrobnicate = 1\n", "defaults.frobnicate"),
         ('[defaults]\nmodel = "glm-5.2"\n', "defaults.model"),
         ('[defaults]\nprovider = "evolink"\n', "defaults.provider"),
-        ('[defaults]\ntemperature = 2\n', "defaults.temperature"),
-        ('[defaults]\ntemperature = 0.125\n', "defaults.temperature"),
+        ("[defaults]\ntemperature = 2\n", "defaults.temperature"),
+        ("[defaults]\ntemperature = 0.125\n", "defaults.temperature"),
         ('[defaults]\ntemperature = "hot"\n', "defaults.temperature"),
-        ('[defaults]\ntop-p = 0.001\n', "defaults.top-p"),
-        ('[defaults]\nmax-tokens = 0\n', "defaults.max-tokens"),
-        ('[defaults]\nmax-tokens = 131073\n', "defaults.max-tokens"),
+        ("[defaults]\ntop-p = 0.001\n", "defaults.top-p"),
+        ("[defaults]\nmax-tokens = 0\n", "defaults.max-tokens"),
+        ("[defaults]\nmax-tokens = 131073\n", "defaults.max-tokens"),
         ('[defaults]\neffort = "extreme"\n', "defaults.effort"),
         ('[defaults]\nthink = "yes"\n', "defaults.think"),
         ('[defaults]\nstream = "no"\n', "defaults.stream"),
         ('[defaults]\nuser-id = "abc"\n', "defaults.user-id"),
-        ('[providers.local]\nurl = "http://127.0.0.1:1/v1/chat/completions"\ncolour = "x"\n',
-         "providers.local.colour"),
-        ('[providers.local]\nurl = "http://127.0.0.1:1/v1/chat/completions"\nprotocol = "grpc"\n',
-         "providers.local.protocol"),
+        (
+            '[providers.local]\nurl = "http://127.0.0.1:1/v1/chat/completions"\ncolour = "x"\n',
+            "providers.local.colour",
+        ),
+        (
+            '[providers.local]\nurl = "http://127.0.0.1:1/v1/chat/completions"\n'
+            'protocol = "grpc"\n',
+            "providers.local.protocol",
+        ),
     ],
 )
 def test_bad_config_key_names_the_file_and_the_key(
@@ -684,8 +685,17 @@ def test_command_line_flags_beat_defaults(glm_env: dict[str, str], service: Fake
         "stream = false\n",
     )
     result = glm(
-        "ask", "--temperature", "0.7", "--effort", "low", "--max-tokens", "5",
-        "--stop", "HALT", "--stream", "hi",
+        "ask",
+        "--temperature",
+        "0.7",
+        "--effort",
+        "low",
+        "--max-tokens",
+        "5",
+        "--stop",
+        "HALT",
+        "--stream",
+        "hi",
     )
     assert result.exit_code == 0, result.stderr
     body = service.requests[0].json
@@ -697,8 +707,10 @@ def test_command_line_flags_beat_defaults(glm_env: dict[str, str], service: Fake
     assert body["stream"] is True
 
 
-@pytest.mark.parametrize(("default", "flag", "kind"), [("true", "--no-think", "disabled"),
-                                                      ("false", "--think", "enabled")])
+@pytest.mark.parametrize(
+    ("default", "flag", "kind"),
+    [("true", "--no-think", "disabled"), ("false", "--think", "enabled")],
+)
 def test_think_flag_beats_the_think_default(
     glm_env: dict[str, str], service: FakeService, default: str, flag: str, kind: str
 ) -> None:
@@ -753,9 +765,7 @@ def test_model_precedence(
     assert model_sent(service) == expected
 
 
-def test_another_providers_model_is_not_used(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
+def test_another_providers_model_is_not_used(glm_env: dict[str, str], service: FakeService) -> None:
     write(
         default_config(glm_env),
         'model = "top-model"\n[providers.local]\nurl = "http://127.0.0.1:9/v1/chat/completions"\n'
@@ -919,7 +929,6 @@ def test_key_never_in_output_as_a_process(glm_env: dict[str, str], service: Fake
     assert len(service.requests) == 1
 
 
-
 # --- a blank key is not a key (issue 10) -------------------------------------------------
 
 
@@ -953,4 +962,3 @@ def test_blank_keys_everywhere_are_no_key(
     assert result.exit_code == 3, result.stderr
     assert_one_error(result.stderr, "no API key")
     assert service.requests == []
-

@@ -19,8 +19,12 @@ from tests.helpers import SECRET, Run, invoke, run_glm
 def config(*args: str, environ: dict[str, str] | None = None) -> Run:
     out, err = io.BytesIO(), io.BytesIO()
     env = Env(
-        stdin=io.BytesIO(), stdout=out, stderr=err, stdin_isatty=False,
-        stdout_isatty=False, stderr_isatty=False,
+        stdin=io.BytesIO(),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=False,
+        stdout_isatty=False,
+        stderr_isatty=False,
         environ=dict(os.environ if environ is None else environ),
     )
     result = invoke(["config", *args], obj=env)
@@ -90,7 +94,9 @@ def test_show_defaults_and_their_sources(glm_env: dict[str, str]) -> None:
 
 def test_show_names_the_environment_variables(glm_env: dict[str, str]) -> None:
     env = {
-        **glm_env, "GLM_PROVIDER": "evolink-anthropic", "GLM_MODEL": "glm-x",
+        **glm_env,
+        "GLM_PROVIDER": "evolink-anthropic",
+        "GLM_MODEL": "glm-x",
         "GLM_PROTOCOL": "anthropic",
     }
     rows = show(environ=env)
@@ -103,8 +109,18 @@ def test_show_names_the_environment_variables(glm_env: dict[str, str]) -> None:
 
 def test_show_names_the_flags(glm_env: dict[str, str]) -> None:
     rows = show(
-        "--provider", "cloudsway", "--endpoint", "e1", "-m", "flagged", "--base-url",
-        "http://10.0.0.1:9", "--timeout", "7", "--retries", "0",
+        "--provider",
+        "cloudsway",
+        "--endpoint",
+        "e1",
+        "-m",
+        "flagged",
+        "--base-url",
+        "http://10.0.0.1:9",
+        "--timeout",
+        "7",
+        "--retries",
+        "0",
     )
     assert rows["provider"] == "cloudsway (from --provider)"
     assert rows["endpoint"] == "e1 (from --endpoint)"

@@ -130,8 +130,9 @@ SUCCESS = ANSWER + "\n"
 def _(protocol: str, stream: bool) -> Case | None:
     if (protocol, stream) != ("openai", True):  # one case that really waits
         return None
-    return Case(0, [Status(429, headers={"Retry-After": "1"}), reply()], SUCCESS, 2,
-                min_elapsed=0.9)
+    return Case(
+        0, [Status(429, headers={"Retry-After": "1"}), reply()], SUCCESS, 2, min_elapsed=0.9
+    )
 
 
 @fault("429 Retry-After HTTP date")
@@ -155,8 +156,13 @@ def _(protocol: str, stream: bool) -> Case:
 @fault("429 with code 1113 (balance)")
 def _(protocol: str, stream: bool) -> Case:
     body = error_body(protocol, "1113", "余额不足或无可用资源包,请充值。", "rate_limit_error")
-    return Case(4, [Status(429, body=body, headers=NOW), reply()], "", 1,
-                fragments=("429", "1113", "balance", "余额不足"))
+    return Case(
+        4,
+        [Status(429, body=body, headers=NOW), reply()],
+        "",
+        1,
+        fragments=("429", "1113", "balance", "余额不足"),
+    )
 
 
 @fault("401")
@@ -180,8 +186,13 @@ def _(protocol: str, stream: bool) -> Case:
 def _(protocol: str, stream: bool) -> Case:
     message = "bad field\nsee the docs\r\n\x1b[31mat https://example.com\x1b[0m"
     body = error_body(protocol, "1214", message, "invalid_request_error")
-    return Case(2, [Status(400, body=body)], "", 1,
-                fragments=("bad field see the docs \\x1b[31mat https://example.com",))
+    return Case(
+        2,
+        [Status(400, body=body)],
+        "",
+        1,
+        fragments=("bad field see the docs \\x1b[31mat https://example.com",),
+    )
 
 
 @fault("402")
@@ -212,8 +223,13 @@ def _(protocol: str, stream: bool) -> Case:
 def _(protocol: str, stream: bool) -> Case:
     page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>"
     page += b"<p>filler</p>" * 200 + b"</body></html>"
-    return Case(5, [Status(502, body=page, content_type="text/html", headers=NOW)] * 3, "", 3,
-                fragments=("502",))
+    return Case(
+        5,
+        [Status(502, body=page, content_type="text/html", headers=NOW)] * 3,
+        "",
+        3,
+        fragments=("502",),
+    )
 
 
 # --- Business codes of SPEC §5, each with the status the service uses ---------------
@@ -221,9 +237,15 @@ def _(protocol: str, stream: bool) -> Case:
 # code -> (HTTP status, exit code, requests made with the default 2 retries)
 BUSINESS: dict[str, tuple[int, int, int]] = {
     **{code: (401, 3, 1) for code in ("1000", "1001", "1002", "1003", "1004")},
-    "1113": (429, 4, 1), "1304": (429, 4, 1), "1308": (429, 4, 1), "1310": (429, 4, 1),
-    "1302": (429, 4, 3), "1303": (429, 4, 3),
-    "1211": (400, 2, 1), "1214": (400, 2, 1), "1261": (400, 2, 1),
+    "1113": (429, 4, 1),
+    "1304": (429, 4, 1),
+    "1308": (429, 4, 1),
+    "1310": (429, 4, 1),
+    "1302": (429, 4, 3),
+    "1303": (429, 4, 3),
+    "1211": (400, 2, 1),
+    "1214": (400, 2, 1),
+    "1261": (400, 2, 1),
     "1301": (400, 6, 1),
     "1312": (429, 5, 3),
 }
@@ -232,8 +254,12 @@ KINDS = {401: "authentication_error", 429: "rate_limit_error", 400: "invalid_req
 for _code, (_status, _exit, _requests) in BUSINESS.items():
 
     def _business(
-        protocol: str, stream: bool, code: str = _code, status: int = _status,
-        exit_code: int = _exit, requests: int = _requests,
+        protocol: str,
+        stream: bool,
+        code: str = _code,
+        status: int = _status,
+        exit_code: int = _exit,
+        requests: int = _requests,
     ) -> Case:
         message = f"the service says {code}"
         body = error_body(protocol, code, message, KINDS[status])
@@ -280,8 +306,9 @@ def _(protocol: str, stream: bool) -> Case:
 
 @fault("primary down, fallback up")
 def _(protocol: str, stream: bool) -> Case:
-    return Case(0, stdout=SUCCESS, endpoints="fallback", fallback_steps=[reply()],
-                fallback_requests=1)
+    return Case(
+        0, stdout=SUCCESS, endpoints="fallback", fallback_steps=[reply()], fallback_requests=1
+    )
 
 
 @fault("primary and fallback down")
@@ -318,12 +345,18 @@ def _(protocol: str, stream: bool) -> Case | None:
 def _(protocol: str, stream: bool) -> Case:
     error = {"code": "1214", "message": "Bad parameter in flight"}
     if not stream:  # the same object as a 200 body
-        return Case(2, [RawResponse(200, json_bytes({"error": error}))], "", 1,
-                    fragments=("Bad parameter in flight", "1214"))
+        return Case(
+            2,
+            [RawResponse(200, json_bytes({"error": error}))],
+            "",
+            1,
+            fragments=("Bad parameter in flight", "1214"),
+        )
     # `data: {"error": ...}` with no event name, on either protocol
     events = [*stream_prefix(protocol, 2), b'data: {"error": ' + json_bytes(error) + b"}\n\n"]
-    return Case(2, [sse_response(events)], "Hello ", 1,
-                fragments=("Bad parameter in flight", "1214"))
+    return Case(
+        2, [sse_response(events)], "Hello ", 1, fragments=("Bad parameter in flight", "1214")
+    )
 
 
 @fault("Anthropic error event")
@@ -332,8 +365,13 @@ def _(protocol: str, stream: bool) -> Case | None:
         return None
     error = {"type": "overloaded_error", "message": "Overloaded right now"}
     cut = content_events_before(protocol, 2)
-    return Case(5, [reply(error_after=cut, error=error), reply()], "Hello ", 1,
-                fragments=("Overloaded right now",))
+    return Case(
+        5,
+        [reply(error_after=cut, error=error), reply()],
+        "Hello ",
+        1,
+        fragments=("Overloaded right now",),
+    )
 
 
 @fault("stall mid-stream past --timeout")
@@ -341,10 +379,18 @@ def _(protocol: str, stream: bool) -> Case:
     if stream:
         cut = content_events_before(protocol, 2)
         steps: list[Step] = [reply(stall_after=cut, stall_seconds=10), reply()]
-        return Case(5, steps, "Hello ", 1, args=["--timeout", "0.15"], min_elapsed=0.12,
-                    max_elapsed=2.5)
-    return Case(5, [reply(stall_after=20, stall_seconds=10)], "", 1,
-                args=["--timeout", "0.15", "--retries", "0"], min_elapsed=0.12, max_elapsed=2.5)
+        return Case(
+            5, steps, "Hello ", 1, args=["--timeout", "0.15"], min_elapsed=0.12, max_elapsed=2.5
+        )
+    return Case(
+        5,
+        [reply(stall_after=20, stall_seconds=10)],
+        "",
+        1,
+        args=["--timeout", "0.15", "--retries", "0"],
+        min_elapsed=0.12,
+        max_elapsed=2.5,
+    )
 
 
 @fault("slow but steady stream within --timeout")
@@ -353,8 +399,14 @@ def _(protocol: str, stream: bool) -> Case | None:
         return None
     pieces = [f"s{i} " for i in range(6)]  # 0.32 s in all, never 0.2 s of silence
     steps: list[Step] = [Reply(content=pieces, reasoning=None, chunk_delay=0.04)]
-    return Case(0, steps, "".join(pieces) + "\n", 1, args=["--timeout", "0.2", "--retries", "0"],
-                min_elapsed=0.2)
+    return Case(
+        0,
+        steps,
+        "".join(pieces) + "\n",
+        1,
+        args=["--timeout", "0.2", "--retries", "0"],
+        min_elapsed=0.2,
+    )
 
 
 @fault("slow stream cut by --max-time")
@@ -362,10 +414,26 @@ def _(protocol: str, stream: bool) -> Case:
     if stream:
         pieces = [f"w{i:02d} " for i in range(60)]
         steps: list[Step] = [Reply(content=pieces, reasoning=None, chunk_delay=0.05)]
-        return Case(5, steps, whole_pieces_prefix, 1, args=["--max-time", "0.2"],
-                    fragments=("--max-time",), min_elapsed=0.18, max_elapsed=2.5)
-    return Case(5, [Stall(10)], "", 1, args=["--max-time", "0.2"], fragments=("--max-time",),
-                min_elapsed=0.18, max_elapsed=2.5)
+        return Case(
+            5,
+            steps,
+            whole_pieces_prefix,
+            1,
+            args=["--max-time", "0.2"],
+            fragments=("--max-time",),
+            min_elapsed=0.18,
+            max_elapsed=2.5,
+        )
+    return Case(
+        5,
+        [Stall(10)],
+        "",
+        1,
+        args=["--max-time", "0.2"],
+        fragments=("--max-time",),
+        min_elapsed=0.18,
+        max_elapsed=2.5,
+    )
 
 
 @fault("200 with a non-JSON body")
@@ -405,8 +473,11 @@ def json_bytes(value: Any) -> bytes:
 
 def delta_event(protocol: str, text: str) -> bytes:
     if protocol == "anthropic":
-        data = {"type": "content_block_delta", "index": 0,
-                "delta": {"type": "text_delta", "text": text}}
+        data = {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": text},
+        }
         return b"event: content_block_delta\ndata: " + raw_json(data) + b"\n\n"
     chunk = {"id": "c1", "model": "glm-5.2", "choices": [{"index": 0, "delta": {"content": text}}]}
     return b"data: " + raw_json(chunk) + b"\n\n"
@@ -422,13 +493,26 @@ def stream_prefix(protocol: str, pieces: int) -> list[bytes]:
     """The opening events of a stream and the first `pieces` content deltas."""
     events: list[bytes] = []
     if protocol == "anthropic":
-        start = {"type": "message_start", "message": {
-            "id": "msg_1", "type": "message", "role": "assistant", "model": "glm-5.2",
-            "content": [], "stop_reason": None}}
-        block = {"type": "content_block_start", "index": 0,
-                 "content_block": {"type": "text", "text": ""}}
-        events += [b"event: message_start\ndata: " + raw_json(start) + b"\n\n",
-                   b"event: content_block_start\ndata: " + raw_json(block) + b"\n\n"]
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "glm-5.2",
+                "content": [],
+                "stop_reason": None,
+            },
+        }
+        block = {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "text", "text": ""},
+        }
+        events += [
+            b"event: message_start\ndata: " + raw_json(start) + b"\n\n",
+            b"event: content_block_start\ndata: " + raw_json(block) + b"\n\n",
+        ]
     return events + [delta_event(protocol, piece) for piece in PIECES[:pieces]]
 
 
@@ -438,11 +522,22 @@ def sse_response(events: list[bytes]) -> RawResponse:
 
 def whole_body(protocol: str, text: str) -> dict[str, Any]:
     if protocol == "anthropic":
-        return {"id": "msg_1", "type": "message", "role": "assistant", "model": "glm-5.2",
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn"}
-    return {"id": "c1", "object": "chat.completion", "model": "glm-5.2", "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": text},
-         "finish_reason": "stop"}]}
+        return {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "glm-5.2",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+        }
+    return {
+        "id": "c1",
+        "object": "chat.completion",
+        "model": "glm-5.2",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+    }
 
 
 def whole_body_parts(protocol: str) -> tuple[bytes, bytes]:
@@ -474,7 +569,11 @@ def write_provider(tmp_path: Path, protocol: str, url: str, fallback_url: str) -
 
 
 def endpoint_args(
-    case: Case, protocol: str, service: FakeService, fallback: FakeService, tmp_path: Path,
+    case: Case,
+    protocol: str,
+    service: FakeService,
+    fallback: FakeService,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> list[str]:
     path = api_path(protocol)
@@ -483,7 +582,9 @@ def endpoint_args(
         return ["--base-url", dead]
     if case.endpoints in ("fallback", "both-down"):
         monkeypatch.delenv("GLM_BASE_URL")
-        second = fallback.url if case.endpoints == "fallback" else f"http://127.0.0.1:{closed_port()}"
+        second = (
+            fallback.url if case.endpoints == "fallback" else f"http://127.0.0.1:{closed_port()}"
+        )
         config = write_provider(tmp_path, protocol, dead + path, second + path)
         return ["--config", config, "--provider", "local"]
     return []
@@ -505,9 +606,13 @@ def test_fault(
     service.script(*case.steps)
     fallback_service.script(*case.fallback_steps)
     args = [
-        "ask", "--protocol", protocol, "--stream" if stream else "--no-stream",
+        "ask",
+        "--protocol",
+        protocol,
+        "--stream" if stream else "--no-stream",
         *endpoint_args(case, protocol, service, fallback_service, tmp_path, monkeypatch),
-        *case.args, "hello",
+        *case.args,
+        "hello",
     ]
     started = time.monotonic()
     result = run_in_process(args)
@@ -553,6 +658,7 @@ def fault_table() -> list[tuple[str, str, str, int]]:
             for stream in (True, False):
                 case = make(protocol, stream)
                 if case is not None:
-                    rows.append((name, protocol, "stream" if stream else "no-stream",
-                                 case.exit_code))
+                    rows.append(
+                        (name, protocol, "stream" if stream else "no-stream", case.exit_code)
+                    )
     return rows

@@ -235,9 +235,25 @@ def test_model_flag_is_sent(
 
 def test_all_flags_together(glm_env: dict[str, str], service: FakeService) -> None:
     result = ask(
-        "--temperature", "0.2", "--top-p", "0.9", "--max-tokens", "64", "--effort", "low",
-        "--think", "--greedy", "--stop", "STOP", "--request-id", "req-123456",
-        "--user-id", "user-123456", "--no-stream", "--model", "glm-x",
+        "--temperature",
+        "0.2",
+        "--top-p",
+        "0.9",
+        "--max-tokens",
+        "64",
+        "--effort",
+        "low",
+        "--think",
+        "--greedy",
+        "--stop",
+        "STOP",
+        "--request-id",
+        "req-123456",
+        "--user-id",
+        "user-123456",
+        "--no-stream",
+        "--model",
+        "glm-x",
     )
     assert result.exit_code == 0, stderr(result)
     body = sent_body(service)
@@ -262,8 +278,22 @@ def test_all_flags_together(glm_env: dict[str, str], service: FakeService) -> No
 
 @pytest.mark.parametrize(
     "text",
-    ["-0.01", "1.01", "0.125", "nan", "NaN", "inf", "-inf", "Infinity", "abc", "1_0", "0x1",
-     "0.5.1", "1,5", "2"],
+    [
+        "-0.01",
+        "1.01",
+        "0.125",
+        "nan",
+        "NaN",
+        "inf",
+        "-inf",
+        "Infinity",
+        "abc",
+        "1_0",
+        "0x1",
+        "0.5.1",
+        "1,5",
+        "2",
+    ],
 )
 def test_temperature_outside_is_rejected(
     glm_env: dict[str, str], service: FakeService, text: str
@@ -325,9 +355,7 @@ def test_five_stops_are_rejected(glm_env: dict[str, str], service: FakeService) 
 
 
 @pytest.mark.parametrize("value", ["", "   "])
-def test_empty_model_is_rejected(
-    glm_env: dict[str, str], service: FakeService, value: str
-) -> None:
+def test_empty_model_is_rejected(glm_env: dict[str, str], service: FakeService, value: str) -> None:
     assert_rejected(ask(f"--model={value}"), service, "--model")
 
 
@@ -373,9 +401,7 @@ def test_anthropic_allows_top_p_zero(glm_env: dict[str, str], service: FakeServi
 
 
 @pytest.mark.parametrize("value", ["0", "40"])
-def test_anthropic_sends_top_k(
-    glm_env: dict[str, str], service: FakeService, value: str
-) -> None:
+def test_anthropic_sends_top_k(glm_env: dict[str, str], service: FakeService, value: str) -> None:
     result = ask("--protocol", "anthropic", "--top-k", value)
     assert result.exit_code == 0, stderr(result)
     assert sent_body(service)["top_k"] == int(value)

@@ -63,13 +63,20 @@ def usage_error(run: Run, service: FakeService, *fragments: str, code: int = 2) 
     ],
 )
 def test_argv_bytes_that_are_not_utf8_are_a_usage_error(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path, args: list[bytes],
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    args: list[bytes],
     fragments: list[str],
 ) -> None:
     command: list[str | bytes] = [sys.executable, "-m", "glm_cli", *args]
     done = subprocess.run(
-        command, env={**glm_env, "PYTHONPATH": str(Path(__file__).parent.parent)},
-        capture_output=True, stdin=subprocess.DEVNULL, timeout=30, cwd=tmp_path,
+        command,
+        env={**glm_env, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+        cwd=tmp_path,
     )
     assert done.returncode == 2, done.stderr
     assert_one_error(done.stderr, "not valid UTF-8", *fragments)
@@ -109,8 +116,9 @@ def test_a_deep_schema_file_is_a_usage_error(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path, levels: int
 ) -> None:
     path = tmp_path / "schema.json"
-    path.write_text(json.dumps({"items": deep_object(levels)}) if levels < 1000
-                    else deep_array(levels))
+    path.write_text(
+        json.dumps({"items": deep_object(levels)}) if levels < 1000 else deep_array(levels)
+    )
     run = run_in_process(["json", "--schema", str(path), "hi"])
     usage_error(run, service, "--schema", "schema.json", "nested too deeply")
 
@@ -132,11 +140,21 @@ def test_a_deep_tool_file_is_a_usage_error(
 @pytest.mark.parametrize("levels", [DEEP, MIDDLE])
 @pytest.mark.parametrize("from_stdin", [False, True])
 def test_a_deep_raw_body_is_a_usage_error(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path, levels: int,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    levels: int,
     from_stdin: bool,
 ) -> None:
-    body = {"model": "glm-5.2", "messages": [{"role": "user", "content": "x"}],
-            "extra": deep_object(levels)} if levels < 1000 else None
+    body = (
+        {
+            "model": "glm-5.2",
+            "messages": [{"role": "user", "content": "x"}],
+            "extra": deep_object(levels),
+        }
+        if levels < 1000
+        else None
+    )
     data = json.dumps(body).encode() if body is not None else deep_array(levels).encode()
     if from_stdin:
         run = run_in_process(["raw", "--body", "-"], stdin=data)
@@ -173,8 +191,11 @@ def test_deep_tool_call_arguments_in_the_tool_loop_are_an_error_result(
 ) -> None:
     arguments = json.dumps({"a": deep_object(levels)}) if levels < 1000 else deep_array(levels)
     service.script(
-        Reply(content="", tool_calls=[{"id": "c1", "name": "f", "arguments": arguments}],
-              finish_reason="tool_calls"),
+        Reply(
+            content="",
+            tool_calls=[{"id": "c1", "name": "f", "arguments": arguments}],
+            finish_reason="tool_calls",
+        ),
         Reply(content="done"),
     )
     tool = f"f={sys.executable} -c pass"
@@ -191,16 +212,23 @@ def test_deep_tool_call_arguments_in_the_tool_loop_are_an_error_result(
 @pytest.mark.parametrize("levels", [DEEP, MIDDLE])
 @pytest.mark.parametrize("mode", [[], ["--ndjson"]])
 def test_deep_tool_call_arguments_are_printed_as_text(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path, levels: int,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    levels: int,
     mode: list[str],
 ) -> None:
     arguments = deep_array(levels)
-    service.script(Reply(content="", finish_reason="tool_calls",
-                         tool_calls=[{"id": "c1", "name": "f", "arguments": arguments}]))
+    service.script(
+        Reply(
+            content="",
+            finish_reason="tool_calls",
+            tool_calls=[{"id": "c1", "name": "f", "arguments": arguments}],
+        )
+    )
     run = run_in_process(["ask", *mode, *_tools(tmp_path), "hi"])
     assert run.exit_code == 0, run.stderr
-    calls = [json.loads(line) for line in run.out.splitlines()
-             if b'"c1"' in line]
+    calls = [json.loads(line) for line in run.out.splitlines() if b'"c1"' in line]
     assert len(calls) == 1
     assert calls[0]["arguments"] == arguments  # too deep to parse: the raw text
 
@@ -208,9 +236,19 @@ def test_deep_tool_call_arguments_are_printed_as_text(
 # --- URLs ----------------------------------------------------------------------------------
 
 BAD_URLS = [
-    "http://", "http://[::1", "http://host:99999", "http://host:0", "http://host:abc",
-    "http://exa mple.com", "http://host/\npath", "http://host\t", "ftp://host",
-    "file:///etc/passwd", "127.0.0.1:8080", "http://h\x1b[31m", "http://\udcffhost",
+    "http://",
+    "http://[::1",
+    "http://host:99999",
+    "http://host:0",
+    "http://host:abc",
+    "http://exa mple.com",
+    "http://host/\npath",
+    "http://host\t",
+    "ftp://host",
+    "file:///etc/passwd",
+    "127.0.0.1:8080",
+    "http://h\x1b[31m",
+    "http://\udcffhost",
     "http://ex\u00e4mple..com",
 ]
 
@@ -313,8 +351,13 @@ def test_no_proxy_star_bypasses_even_an_unusable_proxy(
     ],
 )
 def test_an_unusable_certificate_variable_is_a_usage_error(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, variable: str, make: Any, fragment: str,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    make: Any,
+    fragment: str,
 ) -> None:
     for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
         monkeypatch.delenv(name, raising=False)
@@ -330,7 +373,9 @@ def _text_file(tmp: Path) -> Path:
 
 
 def test_a_certificate_file_is_not_loaded_for_plain_http(
-    glm_env: dict[str, str], service: FakeService, monkeypatch: pytest.MonkeyPatch,
+    glm_env: dict[str, str],
+    service: FakeService,
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
@@ -358,15 +403,15 @@ def test_a_valid_certificate_file_is_used(
     [
         ("[defaults]\nsystem = 5", "defaults.system"),
         ("[defaults]\nsystem = {a = 1}", "defaults.system"),
-        ("[defaults]\nsystem = [\"a\"]", "defaults.system"),
-        ("[defaults]\ntemperature = \"hot\"", "defaults.temperature"),
+        ('[defaults]\nsystem = ["a"]', "defaults.system"),
+        ('[defaults]\ntemperature = "hot"', "defaults.temperature"),
         ("[defaults]\nstop = [1, 2]", "defaults.stop"),
-        ("[defaults]\nstop = [[\"a\"]]", "defaults.stop"),
-        ("[defaults]\nthink = \"yes\"", "defaults.think"),
-        ("[defaults]\nmarkdown = \"yes\"", "defaults.markdown"),
+        ('[defaults]\nstop = [["a"]]', "defaults.stop"),
+        ('[defaults]\nthink = "yes"', "defaults.think"),
+        ('[defaults]\nmarkdown = "yes"', "defaults.markdown"),
         ("[defaults]\nendpoint = 5", "defaults.endpoint"),
-        ("[defaults]\nendpoint = \"  \"", "defaults.endpoint"),
-        ("[defaults]\neffort = [\"high\"]", "defaults.effort"),
+        ('[defaults]\nendpoint = "  "', "defaults.endpoint"),
+        ('[defaults]\neffort = ["high"]', "defaults.effort"),
         ("[defaults]\ntimeout = 1979-05-27T07:32:00Z", "defaults.timeout"),
         ("[defaults]\nmax-time = 07:32:00", "defaults.max-time"),
         ("[defaults]\nretries = 1.5", "defaults.retries"),
@@ -375,20 +420,24 @@ def test_a_valid_certificate_file_is_used(
         ("defaults = 3", "defaults"),
         ("[[defaults]]\nthink = true", "defaults"),
         ("providers = []", "providers"),
-        ("[[providers.x]]\nurl = \"http://h\"", "providers.x"),
+        ('[[providers.x]]\nurl = "http://h"', "providers.x"),
         ("[providers]\nx = 5", "providers.x"),
         ("[providers.x]\nurl = 5", "providers.x.url"),
         ("[providers.x]\nurl = {a = 1}", "providers.x.url"),
-        ("[providers.x]\nurl = \"http://h\"\nmodel = 1979-05-27", "providers.x.model"),
+        ('[providers.x]\nurl = "http://h"\nmodel = 1979-05-27', "providers.x.model"),
         ("provider = 5", "provider"),
-        ("model = [\"glm\"]", "model"),
+        ('model = ["glm"]', "model"),
         ("api_key = 5", "api_key"),
         ("api_key = {a = 1}", "api_key"),
     ],
 )
 @pytest.mark.parametrize("command", [["ask", "hi"], ["config", "show"]])
 def test_any_toml_type_in_any_key_names_the_file_and_the_key(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path, toml: str, key: str,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    toml: str,
+    key: str,
     command: list[str],
 ) -> None:
     path = tmp_path / "config.toml"
@@ -437,8 +486,7 @@ BAD_LINES = [
     b'"function": {"name": 5, "arguments": "{}"}}]}',
     b'{"role": "assistant", "content": null, "tool_calls": [{"id": "a", '
     b'"function": {"name": "f", "arguments": {"x": 1}}}]}',
-    b'{"role": "assistant", "content": null, "tool_calls": [{"id": "a", "type": "mcp", '
-    b'"mcp": 5}]}',
+    b'{"role": "assistant", "content": null, "tool_calls": [{"id": "a", "type": "mcp", "mcp": 5}]}',
     b'{"role": "user", "content": "x", "extra": ' + deep_array(MIDDLE).encode() + b"}",
     deep_array(DEEP).encode(),
     b'{"role": "user", "content": "caf\xe9"}',
@@ -465,15 +513,24 @@ def test_odd_but_valid_tool_calls_in_a_file_are_sent(
 ) -> None:
     """Arguments that are not JSON, or too deep, or not an object, never crash an encoder."""
     path = tmp_path / "talk.jsonl"
-    lines = [{"role": "user", "content": "q"}, {
-        "role": "assistant", "content": None, "tool_calls": [
-            {"id": "a", "type": "function", "function": {"name": "f", "arguments": "not json"}},
-            {"id": "b", "type": "function",
-             "function": {"name": "f", "arguments": deep_array(MIDDLE)}},
-            {"id": "c", "type": "function", "function": {"name": "f", "arguments": "[1, 2]"}},
-        ],
-    }, *({"role": "tool", "tool_call_id": i, "content": "r"} for i in "abc"),
-        {"role": "assistant", "content": "done"}]
+    lines = [
+        {"role": "user", "content": "q"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "a", "type": "function", "function": {"name": "f", "arguments": "not json"}},
+                {
+                    "id": "b",
+                    "type": "function",
+                    "function": {"name": "f", "arguments": deep_array(MIDDLE)},
+                },
+                {"id": "c", "type": "function", "function": {"name": "f", "arguments": "[1, 2]"}},
+            ],
+        },
+        *({"role": "tool", "tool_call_id": i, "content": "r"} for i in "abc"),
+        {"role": "assistant", "content": "done"},
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     run = run_in_process(["chat", "--protocol", protocol, "--file", str(path), "hi"])
     assert run.exit_code == 0, run.stderr
@@ -486,8 +543,10 @@ def test_a_deeply_nested_response_is_a_service_failure(
     glm_env: dict[str, str], service: FakeService, stream: bool, mode: list[str]
 ) -> None:
     """Server JSON nested past what orjson writes again (255 levels) is malformed (exit 5)."""
-    chunk = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
-             "web_search": [{"title": "t", "link": "l", "refer": deep_object(MIDDLE)}]}
+    chunk = {
+        "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
+        "web_search": [{"title": "t", "link": "l", "refer": deep_object(MIDDLE)}],
+    }
     if stream:
         body = b"data: " + json.dumps(chunk).encode() + b"\n\ndata: [DONE]\n\n"
         service.script(RawResponse(body=body, content_type="text/event-stream"))

@@ -82,14 +82,16 @@ def test_control_characters_in_the_answer_are_escaped_on_a_terminal_only(
 def test_reasoning_sources_and_tool_names_are_escaped_on_a_terminal(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    service.script(Reply(
-        reasoning=EVIL, content="", finish_reason="tool_calls",
-        web_search=[{"title": EVIL, "link": "https://x/\x1b[2K"}],
-        tool_calls=[{"id": "c1", "name": "f\x9b2J", "arguments": "{}"}],
-    ))
-    done = run(
-        ["ask", "--show-thinking", "--sources", "hi"], stdout_tty=True, stderr_tty=True
+    service.script(
+        Reply(
+            reasoning=EVIL,
+            content="",
+            finish_reason="tool_calls",
+            web_search=[{"title": EVIL, "link": "https://x/\x1b[2K"}],
+            tool_calls=[{"id": "c1", "name": "f\x9b2J", "arguments": "{}"}],
+        )
     )
+    done = run(["ask", "--show-thinking", "--sources", "hi"], stdout_tty=True, stderr_tty=True)
     assert "\x1b" not in done.stderr and "\x9b" not in done.stderr and "\x07" not in done.stderr
     assert SHOWN in done.stderr and "https://x/\\x1b[2K" in done.stderr
     assert "\x9b" not in done.stdout and '"name":"f\\u009b2J"' in done.stdout
@@ -116,7 +118,10 @@ def test_escape_sequences_never_reach_a_real_terminal(
     env = {**glm_env, "TERM": "dumb"}  # no spinner, no colour: any ESC is the server's
     process = subprocess.Popen(
         [sys.executable, "-m", "glm_cli", "ask", "--show-thinking", "hi"],
-        stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
     )
     os.close(terminal)
     seen = b""
@@ -148,13 +153,16 @@ def test_a_404_names_the_url_and_a_doubled_v1(
 
 
 def test_the_last_error_says_how_many_attempts_and_the_fallback(
-    glm_env: dict[str, str], service: FakeService, fallback_service: FakeService,
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    glm_env: dict[str, str],
+    service: FakeService,
+    fallback_service: FakeService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GLM_BASE_URL")  # a base URL of one's own has no fallback
     config = tmp_path / "config.toml"
     config.write_text(
-        '[providers.twin]\n'
+        "[providers.twin]\n"
         f'url = "{service.url}/v1/chat/completions"\n'
         f'fallback_url = "{fallback_service.url}/v1/chat/completions"\n'
     )
@@ -185,9 +193,7 @@ def answer_body() -> RawResponse:
 
 def own_provider(tmp_path: Path, service: FakeService, extra: str = "") -> list[str]:
     config = tmp_path / "config.toml"
-    config.write_text(
-        f'[providers.local]\nurl = "{service.url}/v1/chat/completions"\n{extra}'
-    )
+    config.write_text(f'[providers.local]\nurl = "{service.url}/v1/chat/completions"\n{extra}')
     return ["--config", str(config), "--provider", "local"]
 
 
@@ -225,22 +231,20 @@ def test_stream_usage_must_be_a_boolean(
     assert_one_error(done.stderr, "providers.local.stream_usage", "true or false")
 
 
-def test_a_usage_only_final_chunk_is_read(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
+def test_a_usage_only_final_chunk_is_read(glm_env: dict[str, str], service: FakeService) -> None:
     chunks = [
-        {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}],
-         "usage": None},
+        {
+            "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}],
+            "usage": None,
+        },
         {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": None},
-        {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4,
-                                  "total_tokens": 7}},
+        {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}},
     ]
     sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
     service.script(RawResponse(body=sse.encode(), content_type="text/event-stream"))
     done = run(["ask", "--usage", "hi"])
     assert done.stdout == "Hi\n"
     assert "prompt_tokens=3 completion_tokens=4" in done.stderr and "total_tokens=7" in done.stderr
-
 
 
 def test_glm_json_escapes_c1_controls_on_a_terminal_only(

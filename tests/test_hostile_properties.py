@@ -21,14 +21,33 @@ from glm_cli.settings.config import DEFAULTABLE_KEYS, PROVIDER_KEYS, TOP_LEVEL_K
 from tests.helpers import Run, assert_one_error, run_in_process
 
 QUICK = settings(
-    max_examples=40, deadline=None,
+    max_examples=40,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 FLAGS = [
-    "--model", "-m", "--stop", "--temperature", "--top-p", "--max-tokens", "--effort",
-    "--system", "--user-id", "--base-url", "--provider", "--protocol", "--endpoint",
-    "--timeout", "--retries", "--prompt-file", "--tool", "-n", "--think", "--", "-",
+    "--model",
+    "-m",
+    "--stop",
+    "--temperature",
+    "--top-p",
+    "--max-tokens",
+    "--effort",
+    "--system",
+    "--user-id",
+    "--base-url",
+    "--provider",
+    "--protocol",
+    "--endpoint",
+    "--timeout",
+    "--retries",
+    "--prompt-file",
+    "--tool",
+    "-n",
+    "--think",
+    "--",
+    "-",
 ]
 word = st.text(
     st.one_of(
@@ -48,8 +67,10 @@ def well_ended(run: Run) -> None:
 
 
 @QUICK
-@given(words=st.lists(st.one_of(st.sampled_from(FLAGS), word), max_size=6),
-       command=st.sampled_from(["ask", "json", "chat", "raw"]))
+@given(
+    words=st.lists(st.one_of(st.sampled_from(FLAGS), word), max_size=6),
+    command=st.sampled_from(["ask", "json", "chat", "raw"]),
+)
 def test_random_argv_never_ends_in_an_internal_error(
     glm_env: dict[str, str], words: list[str], command: str
 ) -> None:
@@ -61,7 +82,10 @@ def test_random_argv_never_ends_in_an_internal_error(
 def test_random_argv_bytes_in_a_real_process(glm_env: dict[str, str], data: bytes) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "glm_cli", "ask", "--dry-run", "--model", data, data],
-        env=glm_env, capture_output=True, stdin=subprocess.DEVNULL, timeout=30,
+        env=glm_env,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
     )
     assert done.returncode in (0, 2), done.stderr
     try:
@@ -82,7 +106,9 @@ toml_scalar = st.one_of(
     st.floats(),
     st.text(st.characters(blacklist_categories=("Cs",)), max_size=10),
     st.sampled_from(["@-", "@/nonexistent", "http://", "http://[::1", "high", "0.5", "30"]),
-    st.datetimes(), st.dates(), st.times(),
+    st.datetimes(),
+    st.dates(),
+    st.times(),
 )
 toml_value = st.recursive(
     toml_scalar,
@@ -138,10 +164,12 @@ def test_random_toml_values_never_end_in_an_internal_error(
 # --- JSONL -------------------------------------------------------------------------------
 
 json_value = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-              st.text(max_size=5)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 message_like = st.fixed_dictionaries(
@@ -150,14 +178,29 @@ message_like = st.fixed_dictionaries(
         "role": st.one_of(st.sampled_from(["system", "user", "assistant", "tool"]), json_value),
         "content": st.one_of(st.text(max_size=5), json_value),
         "tool_call_id": st.one_of(st.sampled_from(["c1"]), json_value),
-        "tool_calls": st.one_of(json_value, st.lists(st.fixed_dictionaries(
-            {}, optional={
-                "id": st.one_of(st.just("c1"), json_value),
-                "type": st.one_of(st.sampled_from(["function", "mcp"]), json_value),
-                "function": st.one_of(json_value, st.fixed_dictionaries(
-                    {}, optional={"name": st.one_of(st.just("f"), json_value),
-                                  "arguments": st.one_of(st.just("{}"), json_value)})),
-            }), max_size=2)),
+        "tool_calls": st.one_of(
+            json_value,
+            st.lists(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "id": st.one_of(st.just("c1"), json_value),
+                        "type": st.one_of(st.sampled_from(["function", "mcp"]), json_value),
+                        "function": st.one_of(
+                            json_value,
+                            st.fixed_dictionaries(
+                                {},
+                                optional={
+                                    "name": st.one_of(st.just("f"), json_value),
+                                    "arguments": st.one_of(st.just("{}"), json_value),
+                                },
+                            ),
+                        ),
+                    },
+                ),
+                max_size=2,
+            ),
+        ),
     },
 )
 
@@ -169,7 +212,10 @@ message_like = st.fixed_dictionaries(
     raw=st.one_of(st.none(), st.binary(max_size=6)),
 )
 def test_random_jsonl_shapes_never_end_in_an_internal_error(
-    glm_env: dict[str, str], tmp_path: Path, lines: list[Any], protocol: str,
+    glm_env: dict[str, str],
+    tmp_path: Path,
+    lines: list[Any],
+    protocol: str,
     raw: bytes | None,
 ) -> None:
     path = tmp_path / "talk.jsonl"

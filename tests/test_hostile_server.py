@@ -73,9 +73,7 @@ def test_a_retry_after_web_search_results_lists_the_sources_once(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     results = [{"title": "Paris", "link": "https://example.com/paris"}]
-    service.script(
-        Reply(web_search=results, drop_after=1), Reply(web_search=results)
-    )
+    service.script(Reply(web_search=results, drop_after=1), Reply(web_search=results))
     done = run(["ask", "--sources", "hi"])
     assert done.exit_code == 0, done.stderr
     assert "[1] Paris https://example.com/paris" in done.stderr
@@ -101,8 +99,13 @@ def test_a_retry_under_the_tool_loop_keeps_earlier_rounds_sources(
     tool.write_text("#!/bin/sh\necho sunny\n")
     tool.chmod(0o755)
     service.script(
-        Reply(content="", reasoning=None, web_search=results, finish_reason="tool_calls",
-              tool_calls=[{"id": "c1", "name": "weather", "arguments": "{}"}]),
+        Reply(
+            content="",
+            reasoning=None,
+            web_search=results,
+            finish_reason="tool_calls",
+            tool_calls=[{"id": "c1", "name": "weather", "arguments": "{}"}],
+        ),
         Reply(reasoning=None, drop_after=1),
         Reply(reasoning=None),
     )
@@ -112,9 +115,17 @@ def test_a_retry_under_the_tool_loop_keeps_earlier_rounds_sources(
     )
     tools = tmp_path / "tools.json"
     tools.write_text(f"[{spec}]")
-    done = run([
-        "ask", "--sources", "--tool", str(tools), "--tool-cmd", f"weather={tool}", "hi",
-    ])
+    done = run(
+        [
+            "ask",
+            "--sources",
+            "--tool",
+            str(tools),
+            "--tool-cmd",
+            f"weather={tool}",
+            "hi",
+        ]
+    )
     assert done.exit_code == 0, done.stderr
     assert "[1] Round one" in done.stderr and "[2]" not in done.stderr
 
@@ -145,7 +156,8 @@ def test_an_anthropic_body_keeps_long_decimals_in_tool_input(
     body = (
         '{"id":"msg_1","type":"message","role":"assistant","model":"glm-5.2",'
         '"content":[{"type":"tool_use","id":"t1","name":"f","input":'
-        + EXACT_ARGUMENTS + '}],"stop_reason":"tool_use","usage":{}}'
+        + EXACT_ARGUMENTS
+        + '}],"stop_reason":"tool_use","usage":{}}'
     )
     service.script(RawResponse(body=body.encode()))
     done = run(["ask", "--protocol", "anthropic", "--no-stream", "hi"])

@@ -24,8 +24,6 @@ SCHEMA = {
 }
 
 
-
-
 def glm_json(protocol: str, *flags: str, prompt: str = "list two colours") -> Run:
     return run_in_process(["json", "--protocol", protocol, *flags, prompt])
 
@@ -424,8 +422,9 @@ def test_max_time_bounds_the_answer_and_its_repair_together(
     """One --max-time for the whole run: the repair request does not get a fresh one."""
     max_time, first_takes = 3.0, 2.0
     service.script(
-        Reply(content=['{"age"', ": 36}"], reasoning=None, stall_after=1,
-              stall_seconds=first_takes),
+        Reply(
+            content=['{"age"', ": 36}"], reasoning=None, stall_after=1, stall_seconds=first_takes
+        ),
         Stall(60),  # the repair: never answered in time
     )
     schema = write_schema(tmp_path)

@@ -27,9 +27,22 @@ PAGE_PATH = ROOT / "man" / "glm.1"
 PAGE = PAGE_PATH.read_text(encoding="utf-8")
 
 SPEC_ENVIRONMENT = [  # SPEC §4, word for word, plus the proxy variables it names
-    "GLM_API_KEY", "EVOLINK_API_KEY", "CLOUDSWAY_API_KEY", "CLOUDSWAY_ENDPOINT",
-    "GLM_PROVIDER", "GLM_PROTOCOL", "GLM_BASE_URL", "GLM_MODEL", "GLM_CONFIG", "GLM_HOME",
-    "NO_COLOR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "GLM_API_KEY",
+    "EVOLINK_API_KEY",
+    "CLOUDSWAY_API_KEY",
+    "CLOUDSWAY_ENDPOINT",
+    "GLM_PROVIDER",
+    "GLM_PROTOCOL",
+    "GLM_BASE_URL",
+    "GLM_MODEL",
+    "GLM_CONFIG",
+    "GLM_HOME",
+    "NO_COLOR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
     "SSL_CERT_FILE",
 ]
 
@@ -113,9 +126,12 @@ def test_the_template_cannot_keep_prose_for_what_is_gone() -> None:
 def test_option_arguments_and_ranges_are_shown() -> None:
     described = section("OPTIONS")
     for text in (
-        "\\fB\\-\\-effort\\fR \\fILEVEL\\fR", "max, xhigh, high, medium, low, minimal, none",
-        "\\fB\\-\\-max\\-tokens\\fR \\fIN\\fR", "1 to 131072",
-        "\\fB\\-t\\fR, \\fB\\-\\-temperature\\fR \\fIX\\fR", "0 to 1",
+        "\\fB\\-\\-effort\\fR \\fILEVEL\\fR",
+        "max, xhigh, high, medium, low, minimal, none",
+        "\\fB\\-\\-max\\-tokens\\fR \\fIN\\fR",
+        "1 to 131072",
+        "\\fB\\-t\\fR, \\fB\\-\\-temperature\\fR \\fIX\\fR",
+        "0 to 1",
         "\\fB\\-\\-think\\fR, \\fB\\-\\-no\\-think\\fR",
     ):
         assert text in described, text
@@ -133,8 +149,18 @@ def test_groff_renders_the_page_without_a_warning() -> None:
 
 
 def test_sections() -> None:
-    for name in ("NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "ENVIRONMENT",
-                 "FILES", "EXIT STATUS", "EXAMPLES", "SEE ALSO"):
+    for name in (
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "COMMANDS",
+        "OPTIONS",
+        "ENVIRONMENT",
+        "FILES",
+        "EXIT STATUS",
+        "EXAMPLES",
+        "SEE ALSO",
+    ):
         section(name)
     assert re.match(r'(\.\\".*\n)*\.TH GLM 1 ', PAGE)
 
@@ -149,9 +175,7 @@ def test_environment_lists_every_variable_the_code_reads() -> None:
     from glm_cli.settings.providers import BUILT_IN
 
     read = {p.key_env for p in BUILT_IN.values() if p.key_env}
-    pattern = re.compile(
-        r"""(?:environ|env|getenv)(?:\.get)?[\[(]\s*["']([A-Z][A-Z0-9_]+)["']"""
-    )
+    pattern = re.compile(r"""(?:environ|env|getenv)(?:\.get)?[\[(]\s*["']([A-Z][A-Z0-9_]+)["']""")
     for path in (ROOT / "glm_cli").rglob("*.py"):
         read.update(pattern.findall(path.read_text(encoding="utf-8")))
     environment = section("ENVIRONMENT")

@@ -22,11 +22,14 @@ PROTOCOLS = ["openai", "anthropic"]
 STREAMS = ["--stream", "--no-stream"]
 ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 DONE_KEYS = {"type", "finish_reason", "stop_sequence", "usage", "id", "model", "request_id"}
-USAGE_KEYS = {"prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens",
-              "total_tokens"}
+USAGE_KEYS = {
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "total_tokens",
+}
 ERROR_KEYS = {"type", "exit_code", "message", "status", "code"}
-
-
 
 
 def ask(protocol: str, stream: str, *flags: str, prompt: str = "hi", **kwargs: Any) -> Run:
@@ -174,8 +177,11 @@ TOOL_REPLY = Reply(
     content=["Let me ", "check the ", "weather."],
     reasoning=["The user ", "wants weather."],
     tool_calls=[
-        {"id": "call_weather_1", "name": "get_weather",
-         "arguments": '{"city": "Paris", "days": 3}'},
+        {
+            "id": "call_weather_1",
+            "name": "get_weather",
+            "arguments": '{"city": "Paris", "days": 3}',
+        },
         {"id": "call_time_2", "name": "get_time", "arguments": '{"tz": "Europe/Paris"}'},
     ],
     finish_reason="tool_calls",
@@ -186,10 +192,18 @@ TOOL_REPLY = Reply(
 EXPECTED_TOOL_LINES: list[dict[str, Any]] = [
     {"type": "reasoning", "text": "The user wants weather."},
     {"type": "content", "text": "Let me check the weather."},
-    {"type": "tool_call", "id": "call_weather_1", "name": "get_weather",
-     "arguments": {"city": "Paris", "days": 3}},
-    {"type": "tool_call", "id": "call_time_2", "name": "get_time",
-     "arguments": {"tz": "Europe/Paris"}},
+    {
+        "type": "tool_call",
+        "id": "call_weather_1",
+        "name": "get_weather",
+        "arguments": {"city": "Paris", "days": 3},
+    },
+    {
+        "type": "tool_call",
+        "id": "call_time_2",
+        "name": "get_time",
+        "arguments": {"tz": "Europe/Paris"},
+    },
 ]
 
 
@@ -283,11 +297,13 @@ def test_ndjson_content_lines_join_to_the_answer(
 def test_ndjson_tool_call_arguments_kept_as_a_string_when_not_json(
     glm_env: dict[str, str], service: FakeService, stream: str, arguments: str, expected: Any
 ) -> None:
-    service.script(Reply(
-        content="",
-        tool_calls=[{"id": "call_1", "name": "f", "arguments": arguments}],
-        finish_reason="tool_calls",
-    ))
+    service.script(
+        Reply(
+            content="",
+            tool_calls=[{"id": "call_1", "name": "f", "arguments": arguments}],
+            finish_reason="tool_calls",
+        )
+    )
     result = ask("openai", stream, "--ndjson")
     assert result.exit_code == 0, result.stderr
     calls = [r for r in lines(result.stdout) if r["type"] == "tool_call"]
@@ -317,9 +333,7 @@ SEARCH_RESULTS = [
 
 
 @pytest.mark.parametrize("stream", STREAMS)
-def test_ndjson_web_search_line(
-    glm_env: dict[str, str], service: FakeService, stream: str
-) -> None:
+def test_ndjson_web_search_line(glm_env: dict[str, str], service: FakeService, stream: str) -> None:
     service.script(Reply(content="Sunny.", web_search=SEARCH_RESULTS))
     result = ask("openai", stream, "--ndjson")
     assert result.exit_code == 0, result.stderr
@@ -357,15 +371,23 @@ def test_ndjson_done_carries_the_request_id_and_reasoning_tokens(
     done = lines(result.stdout)[-1]
     assert done["request_id"] == "req-from-service-42"
     assert done["usage"] == {
-        "prompt_tokens": 12, "completion_tokens": 34, "reasoning_tokens": 5,
-        "cached_tokens": 2, "total_tokens": 46,
+        "prompt_tokens": 12,
+        "completion_tokens": 34,
+        "reasoning_tokens": 5,
+        "cached_tokens": 2,
+        "total_tokens": 46,
     }
 
 
 # --- usage and sources ------------------------------------------------------------------
 
-USAGE = {"prompt_tokens": 101, "completion_tokens": 202, "reasoning_tokens": 33,
-         "cached_tokens": 44, "total_tokens": 303}
+USAGE = {
+    "prompt_tokens": 101,
+    "completion_tokens": 202,
+    "reasoning_tokens": 33,
+    "cached_tokens": 44,
+    "total_tokens": 303,
+}
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -423,8 +445,14 @@ def test_no_sources_without_the_flag(
 
 
 def _chunk(delta: dict[str, Any], **extra: Any) -> bytes:
-    body = {"id": "c-1", "object": "chat.completion.chunk", "created": 1, "model": "glm-5.2",
-            "choices": [{"index": 0, "delta": delta, **extra.pop("choice", {})}], **extra}
+    body = {
+        "id": "c-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "glm-5.2",
+        "choices": [{"index": 0, "delta": delta, **extra.pop("choice", {})}],
+        **extra,
+    }
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
@@ -462,7 +490,8 @@ def test_text_mode_tool_calls_are_json_lines_after_the_text(
     objects = [json.loads(line) for line in calls]
     assert [set(o) for o in objects] == [{"id", "name", "arguments"}] * 2
     assert [(o["id"], o["name"]) for o in objects] == [
-        ("call_weather_1", "get_weather"), ("call_time_2", "get_time"),
+        ("call_weather_1", "get_weather"),
+        ("call_time_2", "get_time"),
     ]
     arguments = [
         json.loads(o["arguments"]) if isinstance(o["arguments"], str) else o["arguments"]
@@ -477,11 +506,13 @@ def test_text_mode_tool_calls_are_json_lines_after_the_text(
 def test_text_mode_tool_call_without_text_prints_only_the_call(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
-    service.script(Reply(
-        content="",
-        tool_calls=[{"id": "call_x", "name": "lookup", "arguments": '{"q": "glm"}'}],
-        finish_reason="tool_calls",
-    ))
+    service.script(
+        Reply(
+            content="",
+            tool_calls=[{"id": "call_x", "name": "lookup", "arguments": '{"q": "glm"}'}],
+            finish_reason="tool_calls",
+        )
+    )
     result = ask(protocol, stream)
     assert result.exit_code == 0, result.stderr
     output = result.stdout.splitlines()
@@ -523,11 +554,13 @@ def test_finish_reason_length_warning_silenced_by_quiet(
 def test_filtered_answer_exits_6_naming_role_and_level(
     glm_env: dict[str, str], service: FakeService, stream: str, reason: str
 ) -> None:
-    service.script(Reply(
-        content="partial",
-        finish_reason=reason,
-        content_filter=[{"role": "assistant", "level": 2}],
-    ))
+    service.script(
+        Reply(
+            content="partial",
+            finish_reason=reason,
+            content_filter=[{"role": "assistant", "level": 2}],
+        )
+    )
     result = ask("openai", stream)
     assert result.exit_code == 6, result.stderr
     line = assert_one_error(result.stderr, "assistant")
@@ -549,10 +582,12 @@ def test_network_error_finish_exits_5(
 def test_content_filter_on_a_normal_answer_is_ignored(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
-    service.script(Reply(
-        content="A fine answer.",
-        content_filter=[{"role": "user", "level": 3}, {"role": "assistant", "level": 3}],
-    ))
+    service.script(
+        Reply(
+            content="A fine answer.",
+            content_filter=[{"role": "user", "level": 3}, {"role": "assistant", "level": 3}],
+        )
+    )
     result = ask("openai", stream)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "A fine answer.\n"
@@ -588,10 +623,13 @@ def assert_error_line(result: Run, exit_code: int) -> dict[str, Any]:
 def test_ndjson_filtered_answer_ends_with_an_error_line(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
-    service.script(Reply(
-        content="partial", finish_reason="sensitive",
-        content_filter=[{"role": "assistant", "level": 1}],
-    ))
+    service.script(
+        Reply(
+            content="partial",
+            finish_reason="sensitive",
+            content_filter=[{"role": "assistant", "level": 1}],
+        )
+    )
     result = ask("openai", stream, "--ndjson")
     assert_error_line(result, 6)
 

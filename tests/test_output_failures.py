@@ -80,8 +80,12 @@ def test_a_closed_pipe_ends_every_command_by_sigpipe(
     os.close(read)  # the reader is gone before glm writes anything
     try:
         done = subprocess.run(
-            glm_command(*args), env=glm_env, stdin=subprocess.DEVNULL, stdout=write,
-            stderr=subprocess.PIPE, timeout=WAIT,
+            glm_command(*args),
+            env=glm_env,
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            timeout=WAIT,
         )
     finally:
         os.close(write)
@@ -96,7 +100,10 @@ def test_a_shell_sees_141_for_a_closed_pipe(glm_env: dict[str, str]) -> None:
     try:
         done = subprocess.run(
             ["bash", "-c", '"$@"; echo "status $?" >&2', "bash", *glm_command("--help")],
-            env=glm_env, stdin=subprocess.DEVNULL, stdout=write, stderr=subprocess.PIPE,
+            env=glm_env,
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.PIPE,
             timeout=WAIT,
         )
     finally:
@@ -114,8 +121,12 @@ def test_a_full_disk_is_exit_1_naming_stdout_and_why(
 ) -> None:
     with open("/dev/full", "wb") as full:
         done = subprocess.run(
-            glm_command(*args), env=glm_env, stdin=subprocess.DEVNULL, stdout=full,
-            stderr=subprocess.PIPE, timeout=WAIT,
+            glm_command(*args),
+            env=glm_env,
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=WAIT,
         )
     assert done.returncode == 1, done.stderr
     assert done.stderr == FULL  # no "internal error", no "Exception ignored"
@@ -128,8 +139,12 @@ def test_an_ndjson_error_line_that_cannot_be_written_keeps_the_service_error(
     service.script(Status(400))
     with open("/dev/full", "wb") as full:
         done = subprocess.run(
-            glm_command("ask", "--ndjson", "hi"), env=glm_env, stdin=subprocess.DEVNULL,
-            stdout=full, stderr=subprocess.PIPE, timeout=WAIT,
+            glm_command("ask", "--ndjson", "hi"),
+            env=glm_env,
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=WAIT,
         )
     assert done.returncode == 2  # the first failure is the one told
     assert_one_error(done.stderr, "HTTP 400")
@@ -142,12 +157,16 @@ def test_an_ndjson_error_line_that_cannot_be_written_keeps_the_service_error(
 def in_bash(env: dict[str, str], redirect: str, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         ["bash", "-c", f'exec "$@" {redirect}', "bash", *glm_command(*args)],
-        env=env, capture_output=True, timeout=WAIT, stdin=subprocess.DEVNULL,
+        env=env,
+        capture_output=True,
+        timeout=WAIT,
+        stdin=subprocess.DEVNULL,
     )
 
 
 @pytest.mark.parametrize(
-    "args", [["ask", "hi"], ["chat", "--session", "s", "hi"], ["--version"], ["help"]],
+    "args",
+    [["ask", "hi"], ["chat", "--session", "s", "hi"], ["--version"], ["help"]],
     ids=" ".join,
 )
 def test_a_stdout_closed_at_start_is_exit_1_before_anything_is_sent(
@@ -160,9 +179,7 @@ def test_a_stdout_closed_at_start_is_exit_1_before_anything_is_sent(
     assert not (Path(glm_env["GLM_HOME"]) / "glm.db").exists()
 
 
-def test_a_stdin_closed_at_start_is_no_stdin(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
+def test_a_stdin_closed_at_start_is_no_stdin(glm_env: dict[str, str], service: FakeService) -> None:
     done = in_bash(glm_env, "<&-", "ask", "hi")
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"Hello from the fake service.\n"
@@ -198,8 +215,11 @@ def on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen(
-            glm_command(*args), env={**env, "TERM": "dumb"}, stdin=subprocess.DEVNULL,
-            stdout=slave, stderr=slave,
+            glm_command(*args),
+            env={**env, "TERM": "dumb"},
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=slave,
         )
     finally:
         os.close(slave)
@@ -228,8 +248,9 @@ def on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
 def test_an_error_after_an_unfinished_line_on_a_terminal_starts_a_line(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    service.script(Reply(content=["partial ", "answer"], reasoning=None,
-                         truncate_before_finish=True))
+    service.script(
+        Reply(content=["partial ", "answer"], reasoning=None, truncate_before_finish=True)
+    )
     status, shown = on_a_terminal(glm_env, "ask", "hi")
     assert status == 5
     assert shown.startswith("partial answer\nglm: error: "), shown
@@ -239,8 +260,7 @@ def test_an_error_after_an_unfinished_line_on_a_terminal_starts_a_line(
 def test_an_error_after_a_finished_line_adds_no_blank_line(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    service.script(Reply(content=["whole line\n"], reasoning=None,
-                         truncate_before_finish=True))
+    service.script(Reply(content=["whole line\n"], reasoning=None, truncate_before_finish=True))
     status, shown = on_a_terminal(glm_env, "ask", "hi")
     assert status == 5
     assert shown.startswith("whole line\nglm: error: "), shown
@@ -251,8 +271,11 @@ def test_an_error_after_a_finished_line_adds_no_blank_line(
 
 @pytest.mark.parametrize(
     ("words", "same_as"),
-    [(["help"], ["--help"]), (["help", "ask"], ["ask", "--help"]),
-     (["help", "config", "show"], ["config", "show", "--help"])],
+    [
+        (["help"], ["--help"]),
+        (["help", "ask"], ["ask", "--help"]),
+        (["help", "config", "show"], ["config", "show", "--help"]),
+    ],
     ids=" ".join,
 )
 def test_glm_help_is_the_help(

@@ -131,7 +131,9 @@ def test_help_and_version_do_not_import_httpx_or_orjson(
 ) -> None:
     result = subprocess.run(
         [sys.executable, "-c", _PROBE.format(args=args)],
-        env=glm_env, capture_output=True, timeout=WAIT,
+        env=glm_env,
+        capture_output=True,
+        timeout=WAIT,
     )
     assert result.returncode == 0, result.stderr
     assert b"LOADED=\n" in result.stderr, result.stderr
@@ -140,7 +142,9 @@ def test_help_and_version_do_not_import_httpx_or_orjson(
 def test_importtime_confirms_no_httpx_for_help(glm_env: dict[str, str]) -> None:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "glm_cli", "--help"],
-        env=glm_env, capture_output=True, timeout=WAIT,
+        env=glm_env,
+        capture_output=True,
+        timeout=WAIT,
     )
     assert result.returncode == 0
     imported = {
@@ -181,9 +185,7 @@ def test_double_dash_ends_options_dry_run(glm_env: dict[str, str]) -> None:
     result = run_glm(["ask", "--dry-run", "--", "--not-an-option", "rm", "-rf"], glm_env)
     assert result.returncode == 0, result.stderr
     request = json.loads(result.stdout)
-    assert request["body"]["messages"] == [
-        {"role": "user", "content": "--not-an-option rm -rf"}
-    ]
+    assert request["body"]["messages"] == [{"role": "user", "content": "--not-an-option rm -rf"}]
     assert request["headers"]["Authorization"] == "Bearer ***"
     assert SECRET.encode() not in result.stdout + result.stderr
 
@@ -206,8 +208,11 @@ def test_closed_stdout_ends_quietly_by_sigpipe(
     glm_env: dict[str, str], slow_stream: FakeService
 ) -> None:
     proc = subprocess.Popen(
-        glm_command("ask", "hi"), env=glm_env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        glm_command("ask", "hi"),
+        env=glm_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None and proc.stderr is not None
@@ -229,8 +234,11 @@ def test_sigint_mid_stream_dies_by_sigint_with_output_flushed(
     glm_env: dict[str, str], slow_stream: FakeService
 ) -> None:
     proc = subprocess.Popen(
-        glm_command("ask", "hi"), env=glm_env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        glm_command("ask", "hi"),
+        env=glm_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None and proc.stderr is not None
@@ -256,8 +264,11 @@ def test_sigterm_mid_stream_dies_by_sigterm_without_traceback(
     glm_env: dict[str, str], slow_stream: FakeService
 ) -> None:
     proc = subprocess.Popen(
-        glm_command("ask", "hi"), env=glm_env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        glm_command("ask", "hi"),
+        env=glm_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None and proc.stderr is not None
@@ -280,14 +291,15 @@ def test_sigterm_mid_stream_dies_by_sigterm_without_traceback(
 # ---------------------------------------------------------------------------
 
 
-def run_with_tty_stderr(
-    env: dict[str, str], args: list[str]
-) -> tuple[int, bytes, bytes]:
+def run_with_tty_stderr(env: dict[str, str], args: list[str]) -> tuple[int, bytes, bytes]:
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen(
-            glm_command(*args), env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+            glm_command(*args),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=slave,
         )
         os.close(slave)
         slave = -1

@@ -299,9 +299,7 @@ def test_cli_system_prompt_from_file(
     ]
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [("Be terse.", "Be terse."), ("@@me", "@me")]
-)
+@pytest.mark.parametrize(("value", "expected"), [("Be terse.", "Be terse."), ("@@me", "@me")])
 def test_cli_system_prompt_text(
     glm_env: dict[str, str], service: FakeService, value: str, expected: str
 ) -> None:
@@ -489,7 +487,6 @@ def test_process_dash_reads_stdin(glm_env: dict[str, str], service: FakeService)
     done = run(glm_env, ["ask", "fix", "-", "please"], input=b"the bug\n")
     assert done.returncode == 0, done.stderr
     assert user_content(service) == "fix the bug please"
-
 
 
 # --- --prompt-file - and --system @- (issue 10): stdin read once, by one reader -----------

@@ -39,7 +39,8 @@ from tests.fake_service.steps import Incoming
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DECODERS = settings(FAST, max_examples=150)  # wrong shapes hide deep in a chunk: look longer
 PROTOCOLS: dict[str, type[WireProtocol]] = {
-    "openai": OpenAIProtocol, "anthropic": AnthropicProtocol,
+    "openai": OpenAIProtocol,
+    "anthropic": AnthropicProtocol,
 }
 NEWLINES = ("\n", "\r\n", "\r")
 
@@ -115,22 +116,27 @@ def test_sse_decoder_one_byte_at_a_time(events: list[dict[str, Any]], newline: s
 # ---------------------------------------------------------------------------
 
 tool_calls = st.lists(
-    st.fixed_dictionaries({
-        "id": st.text("abc123_", min_size=1, max_size=6),
-        "name": st.text("abcdefgh_", min_size=1, max_size=8),
-        "arguments": st.dictionaries(st.text("abc", max_size=3), st.integers(), max_size=2)
-        .map(json.dumps),
-    }),
+    st.fixed_dictionaries(
+        {
+            "id": st.text("abc123_", min_size=1, max_size=6),
+            "name": st.text("abcdefgh_", min_size=1, max_size=8),
+            "arguments": st.dictionaries(st.text("abc", max_size=3), st.integers(), max_size=2).map(
+                json.dumps
+            ),
+        }
+    ),
     max_size=2,
 )
-answers = st.fixed_dictionaries({
-    "content": st.lists(text, min_size=1, max_size=6),
-    "reasoning": st.none() | st.lists(text, min_size=1, max_size=4),
-    "tool_calls": st.none() | tool_calls,
-    "finish_reason": st.sampled_from(["stop", "length", "tool_calls", "sensitive", "other"]),
-    "chunk_size": st.integers(0, 3),
-    "ping": st.booleans(),
-})
+answers = st.fixed_dictionaries(
+    {
+        "content": st.lists(text, min_size=1, max_size=6),
+        "reasoning": st.none() | st.lists(text, min_size=1, max_size=4),
+        "tool_calls": st.none() | tool_calls,
+        "finish_reason": st.sampled_from(["stop", "length", "tool_calls", "sensitive", "other"]),
+        "chunk_size": st.integers(0, 3),
+        "ping": st.booleans(),
+    }
+)
 
 
 def neutral(event: Event) -> tuple[str, Any]:
@@ -165,7 +171,9 @@ def rendered(protocol: str, answer: dict[str, Any], newline: str) -> bytes:
 
 @FAST
 @given(
-    st.sampled_from(sorted(PROTOCOLS)), answers, st.sampled_from(NEWLINES),
+    st.sampled_from(sorted(PROTOCOLS)),
+    answers,
+    st.sampled_from(NEWLINES),
     st.lists(st.integers(0, 100_000), max_size=10),
 )
 def test_stream_decoders_give_the_same_events_however_the_stream_is_cut(
@@ -201,48 +209,115 @@ def optional(keys: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({}, optional=keys)
 
 
-openai_chunks = st.fixed_dictionaries({
-    "choices": json_values | st.lists(json_values | optional({
-        "index": json_values, "finish_reason": json_values,
-        "delta": json_values | optional({
-            "content": json_values, "reasoning_content": json_values, "role": json_values,
-            "tool_calls": json_values | st.lists(json_values | optional({
-                "index": json_values, "id": json_values, "type": json_values,
-                "function": json_values | optional({"name": json_values,
-                                                    "arguments": json_values}),
-                "mcp": json_values,
-            }), max_size=2),
-        }),
-        "message": json_values,
-    }), max_size=2),
-}, optional={
-    "id": json_values, "model": json_values, "request_id": json_values,
-    "error": json_values, "usage": json_values, "web_search": json_values,
-    "content_filter": json_values,
-})
-anthropic_chunks = st.fixed_dictionaries({
-    "type": st.sampled_from([
-        "message_start", "content_block_start", "content_block_delta", "content_block_stop",
-        "message_delta", "message_stop", "ping", "error", "mystery",
-    ]) | json_values,
-}, optional={
-    "index": json_values, "error": json_values, "usage": json_values,
-    "message": json_values | optional({"id": json_values, "model": json_values,
-                                       "usage": json_values, "request_id": json_values}),
-    "content_block": json_values | optional({
-        "type": st.sampled_from(["text", "thinking", "tool_use"]) | json_values,
-        "text": json_values, "thinking": json_values, "id": json_values,
-        "name": json_values, "input": json_values,
-    }),
-    "delta": json_values | optional({
-        "type": st.sampled_from(["text_delta", "thinking_delta", "input_json_delta",
-                                 "signature_delta"]) | json_values,
-        "text": json_values, "thinking": json_values, "partial_json": json_values,
-        "stop_reason": json_values, "stop_sequence": json_values,
-    }),
-    "request_id": json_values,
-    "content": json_values, "stop_reason": json_values, "stop_sequence": json_values,
-})
+openai_chunks = st.fixed_dictionaries(
+    {
+        "choices": json_values
+        | st.lists(
+            json_values
+            | optional(
+                {
+                    "index": json_values,
+                    "finish_reason": json_values,
+                    "delta": json_values
+                    | optional(
+                        {
+                            "content": json_values,
+                            "reasoning_content": json_values,
+                            "role": json_values,
+                            "tool_calls": json_values
+                            | st.lists(
+                                json_values
+                                | optional(
+                                    {
+                                        "index": json_values,
+                                        "id": json_values,
+                                        "type": json_values,
+                                        "function": json_values
+                                        | optional({"name": json_values, "arguments": json_values}),
+                                        "mcp": json_values,
+                                    }
+                                ),
+                                max_size=2,
+                            ),
+                        }
+                    ),
+                    "message": json_values,
+                }
+            ),
+            max_size=2,
+        ),
+    },
+    optional={
+        "id": json_values,
+        "model": json_values,
+        "request_id": json_values,
+        "error": json_values,
+        "usage": json_values,
+        "web_search": json_values,
+        "content_filter": json_values,
+    },
+)
+anthropic_chunks = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop",
+                "ping",
+                "error",
+                "mystery",
+            ]
+        )
+        | json_values,
+    },
+    optional={
+        "index": json_values,
+        "error": json_values,
+        "usage": json_values,
+        "message": json_values
+        | optional(
+            {
+                "id": json_values,
+                "model": json_values,
+                "usage": json_values,
+                "request_id": json_values,
+            }
+        ),
+        "content_block": json_values
+        | optional(
+            {
+                "type": st.sampled_from(["text", "thinking", "tool_use"]) | json_values,
+                "text": json_values,
+                "thinking": json_values,
+                "id": json_values,
+                "name": json_values,
+                "input": json_values,
+            }
+        ),
+        "delta": json_values
+        | optional(
+            {
+                "type": st.sampled_from(
+                    ["text_delta", "thinking_delta", "input_json_delta", "signature_delta"]
+                )
+                | json_values,
+                "text": json_values,
+                "thinking": json_values,
+                "partial_json": json_values,
+                "stop_reason": json_values,
+                "stop_sequence": json_values,
+            }
+        ),
+        "request_id": json_values,
+        "content": json_values,
+        "stop_reason": json_values,
+        "stop_sequence": json_values,
+    },
+)
 CHUNKS = {"openai": openai_chunks, "anthropic": anthropic_chunks}
 
 
@@ -298,15 +373,16 @@ def expect_events_or_protocol_error(run: Any) -> None:
 
 
 @FAST
-@given(st.sampled_from(sorted(PROTOCOLS)), st.binary(max_size=300),
-       st.lists(st.integers(0, 1000), max_size=4))
+@given(
+    st.sampled_from(sorted(PROTOCOLS)),
+    st.binary(max_size=300),
+    st.lists(st.integers(0, 1000), max_size=4),
+)
 def test_arbitrary_bytes_give_events_or_a_protocol_error(
     protocol: str, data: bytes, points: list[int]
 ) -> None:
     decoder = PROTOCOLS[protocol]().stream_decoder()
-    expect_events_or_protocol_error(
-        lambda: feed_all(decoder, list(iter_events(cut(data, points))))
-    )
+    expect_events_or_protocol_error(lambda: feed_all(decoder, list(iter_events(cut(data, points)))))
     expect_events_or_protocol_error(lambda: PROTOCOLS[protocol]().decode(data))
 
 
@@ -317,42 +393,87 @@ def test_arbitrary_json_chunks_give_events_or_a_protocol_error(
     data: st.DataObject, protocol: str
 ) -> None:
     chunks = data.draw(st.lists(CHUNKS[protocol] | json_values, min_size=1, max_size=4))
-    names = data.draw(st.lists(st.sampled_from(["message", "error", "content_block_delta"]),
-                               min_size=len(chunks), max_size=len(chunks)))
-    events = [SSEvent(name, json.dumps(chunk).encode()) for name, chunk in zip(
-        names, chunks, strict=True)]
+    names = data.draw(
+        st.lists(
+            st.sampled_from(["message", "error", "content_block_delta"]),
+            min_size=len(chunks),
+            max_size=len(chunks),
+        )
+    )
+    events = [
+        SSEvent(name, json.dumps(chunk).encode()) for name, chunk in zip(names, chunks, strict=True)
+    ]
     decoder = PROTOCOLS[protocol]().stream_decoder()
     expect_events_or_protocol_error(lambda: feed_all(decoder, events))
 
 
-tool_call_objects = json_values | optional({
-    "id": json_values, "type": json_values, "mcp": json_values,
-    "function": json_values | optional({"name": json_values, "arguments": json_values}),
-})
+tool_call_objects = json_values | optional(
+    {
+        "id": json_values,
+        "type": json_values,
+        "mcp": json_values,
+        "function": json_values | optional({"name": json_values, "arguments": json_values}),
+    }
+)
 openai_bodies = st.fixed_dictionaries(
-    {"choices": st.lists(optional({
-        "finish_reason": json_values,
-        "message": json_values | optional({
-            "content": json_values, "reasoning_content": json_values,
-            "tool_calls": json_values | st.lists(tool_call_objects, max_size=2),
-        }),
-    }) | json_values, min_size=1, max_size=2) | json_values},
+    {
+        "choices": st.lists(
+            optional(
+                {
+                    "finish_reason": json_values,
+                    "message": json_values
+                    | optional(
+                        {
+                            "content": json_values,
+                            "reasoning_content": json_values,
+                            "tool_calls": json_values | st.lists(tool_call_objects, max_size=2),
+                        }
+                    ),
+                }
+            )
+            | json_values,
+            min_size=1,
+            max_size=2,
+        )
+        | json_values
+    },
     optional={
-        "id": json_values, "model": json_values, "request_id": json_values,
-        "error": json_values, "usage": json_values, "web_search": json_values,
+        "id": json_values,
+        "model": json_values,
+        "request_id": json_values,
+        "error": json_values,
+        "usage": json_values,
+        "web_search": json_values,
         "content_filter": json_values,
     },
 )
 anthropic_bodies = st.fixed_dictionaries(
-    {"content": st.lists(optional({
-        "type": st.sampled_from(["text", "thinking", "tool_use"]) | json_values,
-        "text": json_values, "thinking": json_values, "id": json_values, "name": json_values,
-        "input": json_values,
-    }) | json_values, max_size=3) | json_values},
+    {
+        "content": st.lists(
+            optional(
+                {
+                    "type": st.sampled_from(["text", "thinking", "tool_use"]) | json_values,
+                    "text": json_values,
+                    "thinking": json_values,
+                    "id": json_values,
+                    "name": json_values,
+                    "input": json_values,
+                }
+            )
+            | json_values,
+            max_size=3,
+        )
+        | json_values
+    },
     optional={
-        "type": st.sampled_from(["message", "error"]) | json_values, "error": json_values,
-        "id": json_values, "model": json_values, "usage": json_values,
-        "request_id": json_values, "stop_reason": json_values, "stop_sequence": json_values,
+        "type": st.sampled_from(["message", "error"]) | json_values,
+        "error": json_values,
+        "id": json_values,
+        "model": json_values,
+        "usage": json_values,
+        "request_id": json_values,
+        "stop_reason": json_values,
+        "stop_sequence": json_values,
     },
 )
 
@@ -369,11 +490,20 @@ def test_arbitrary_json_bodies_give_events_or_a_protocol_error(
 
 
 @FAST
-@given(st.integers(100, 599), st.binary(max_size=200) | json_values.map(
-    lambda v: json.dumps(v).encode()) | optional({
-        "error": json_values, "request_id": json_values, "message": json_values,
-        "code": json_values, "type": json_values,
-    }).map(lambda v: json.dumps(v).encode()))
+@given(
+    st.integers(100, 599),
+    st.binary(max_size=200)
+    | json_values.map(lambda v: json.dumps(v).encode())
+    | optional(
+        {
+            "error": json_values,
+            "request_id": json_values,
+            "message": json_values,
+            "code": json_values,
+            "type": json_values,
+        }
+    ).map(lambda v: json.dumps(v).encode()),
+)
 def test_any_error_body_gives_one_service_error(status: int, body: bytes) -> None:
     error = error_from_http_body(status, body)
     assert isinstance(error, ServiceError)
@@ -393,7 +523,9 @@ http_dates = st.builds(
     st.sampled_from(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Xyz"]),
     st.sampled_from(["Jan", "Feb", "Dec", "Foo"]),
     st.integers(0, 99_999),
-    st.integers(0, 99), st.integers(0, 99), st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 99),
     st.sampled_from(["GMT", "UTC", "+2359", "-2359", "+0000", "", "EST", "+99999"]),
 )
 numbers = st.builds(str, st.floats() | st.integers(-(10**30), 10**30)) | st.sampled_from(
@@ -402,8 +534,10 @@ numbers = st.builds(str, st.floats() | st.integers(-(10**30), 10**30)) | st.samp
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.none() | text | st.text(max_size=40) | http_dates | numbers,
-       st.floats(min_value=0, max_value=4e9))
+@given(
+    st.none() | text | st.text(max_size=40) | http_dates | numbers,
+    st.floats(min_value=0, max_value=4e9),
+)
 def test_retry_after_never_raises_and_stays_within_0_and_60(value: str | None, now: float) -> None:
     seconds = parse_retry_after(value, now)
     assert seconds is None or 0.0 <= seconds <= MAX_RETRY_AFTER
@@ -419,10 +553,17 @@ RANGES = [(0.0, 1.0), (0.01, 1.0)]  # temperature and top_p; top_p on anthropic 
 def spellings(hundredths: int) -> st.SearchStrategy[object]:
     """Ways to write the number `hundredths / 100` with at most two decimals."""
     value = Decimal(hundredths) / 100
-    return st.sampled_from([
-        f"{value:.2f}", f"{hundredths}e-2", f"{value:.2f}0", f" {value:.2f} ",
-        str(float(value)), float(value), *([int(value)] if hundredths % 100 == 0 else []),
-    ])
+    return st.sampled_from(
+        [
+            f"{value:.2f}",
+            f"{hundredths}e-2",
+            f"{value:.2f}0",
+            f" {value:.2f} ",
+            str(float(value)),
+            float(value),
+            *([int(value)] if hundredths % 100 == 0 else []),
+        ]
+    )
 
 
 @FAST
@@ -462,8 +603,10 @@ def test_two_decimals_rejects_every_out_of_range_value(
 
 
 @FAST
-@given(st.one_of(text, st.text(max_size=40), st.floats(), st.integers(), st.booleans()),
-       st.sampled_from(RANGES))
+@given(
+    st.one_of(text, st.text(max_size=40), st.floats(), st.integers(), st.booleans()),
+    st.sampled_from(RANGES),
+)
 def test_two_decimals_on_anything_passes_only_in_range_values(
     value: object, bounds: tuple[float, float]
 ) -> None:
@@ -476,7 +619,11 @@ def test_two_decimals_on_anything_passes_only_in_range_values(
 
 
 INTEGER_RANGES = [
-    (1, validate.MAX_TOKENS_LIMIT), (0, 10), (1, 50), (0, validate.MAX_TOP_K), (0, None),
+    (1, validate.MAX_TOKENS_LIMIT),
+    (0, 10),
+    (1, 50),
+    (0, validate.MAX_TOP_K),
+    (0, None),
 ]
 
 
@@ -514,8 +661,10 @@ def test_integer_rejects_every_out_of_range_value(
 
 
 @FAST
-@given(st.one_of(text, st.text("0123456789", max_size=5000), st.integers(), st.floats()),
-       st.sampled_from(INTEGER_RANGES))
+@given(
+    st.one_of(text, st.text("0123456789", max_size=5000), st.integers(), st.floats()),
+    st.sampled_from(INTEGER_RANGES),
+)
 def test_integer_on_anything_passes_only_in_range_values(
     value: object, bounds: tuple[int, int | None]
 ) -> None:

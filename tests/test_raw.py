@@ -29,8 +29,6 @@ ANTHROPIC_BODY = (
 RAW_BODIES = {"openai": OPENAI_BODY, "anthropic": ANTHROPIC_BODY}
 
 
-
-
 def raw(protocol: str, *flags: str, stdin: bytes = b"") -> Run:
     return run_in_process(["raw", "--protocol", protocol, *flags], stdin=stdin)
 
@@ -144,20 +142,28 @@ def test_anthropic_stream_prints_each_event_data_with_its_type(
     assert not any(line.startswith((b"event:", b"data:")) for line in result.out.splitlines())
 
 
-def test_anthropic_stream_printed_exactly(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
+def test_anthropic_stream_printed_exactly(glm_env: dict[str, str], service: FakeService) -> None:
     events = [
-        (b"message_start", b'{"type":"message_start","message":{"id":"msg_1","type":"message",'
-         b'"role":"assistant","model":"glm-5.2","content":[],"stop_reason":null,'
-         b'"usage":{"input_tokens":3,"output_tokens":1}}}'),
-        (b"content_block_start", b'{"type":"content_block_start","index":0,'
-         b'"content_block":{"type":"text","text":""}}'),
-        (b"content_block_delta", b'{"type":"content_block_delta","index":0,'
-         b'"delta":{"type":"text_delta","text":"Hi"}}'),
+        (
+            b"message_start",
+            b'{"type":"message_start","message":{"id":"msg_1","type":"message",'
+            b'"role":"assistant","model":"glm-5.2","content":[],"stop_reason":null,'
+            b'"usage":{"input_tokens":3,"output_tokens":1}}}',
+        ),
+        (
+            b"content_block_start",
+            b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+        ),
+        (
+            b"content_block_delta",
+            b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}',
+        ),
         (b"content_block_stop", b'{"type":"content_block_stop","index":0}'),
-        (b"message_delta", b'{"type":"message_delta","delta":{"stop_reason":"end_turn"},'
-         b'"usage":{"output_tokens":2}}'),
+        (
+            b"message_delta",
+            b'{"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+            b'"usage":{"output_tokens":2}}',
+        ),
         (b"message_stop", b'{"type":"message_stop"}'),
     ]
     stream = b"".join(b"event: " + name + b"\ndata: " + data + b"\n\n" for name, data in events)
@@ -185,10 +191,14 @@ def test_http_error_body_on_stdout_and_error_line_on_stderr(
     body = (
         b'{"error": {"code": "' + code.encode() + b'", "message": "Nope, says the service"}}'
         if protocol == "openai"
-        else json.dumps(anthropic_error(
-            "authentication_error" if status == 401 else "invalid_request_error",
-            "Nope, says the service", code, "req_err_1",
-        )).encode()
+        else json.dumps(
+            anthropic_error(
+                "authentication_error" if status == 401 else "invalid_request_error",
+                "Nope, says the service",
+                code,
+                "req_err_1",
+            )
+        ).encode()
     )
     service.script(Status(status, body=body))
     result = raw(protocol, stream, "hi")
@@ -234,8 +244,13 @@ def test_flags_override_body_fields(
 ) -> None:
     service.script(Reply())
     result = raw(
-        "openai", "--body", body_file(tmp_path, OPENAI_REQUEST),
-        "--temperature", "0.3", "--model", "glm-other",
+        "openai",
+        "--body",
+        body_file(tmp_path, OPENAI_REQUEST),
+        "--temperature",
+        "0.3",
+        "--model",
+        "glm-other",
     )
     assert result.exit_code == 0, result.stderr
     assert wire(service) == {**OPENAI_REQUEST, "temperature": 0.3, "model": "glm-other"}
@@ -248,8 +263,9 @@ def test_stream_flag_overrides_the_body(
     result = raw("openai", "--body", body_file(tmp_path, OPENAI_REQUEST), "--stream")
     assert result.exit_code == 0, result.stderr
     assert wire(service) == {**OPENAI_REQUEST, "stream": True}
-    assert all(json.loads(line)["object"] == "chat.completion.chunk"
-               for line in result.out.splitlines())
+    assert all(
+        json.loads(line)["object"] == "chat.completion.chunk" for line in result.out.splitlines()
+    )
 
 
 def test_body_with_stream_true_is_printed_as_a_stream(

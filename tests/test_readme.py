@@ -75,7 +75,7 @@ def test_the_test_command_says_what_ci_adds() -> None:
     ruff = re.search(r"^(ruff check .*)$", CI, re.MULTILINE)
     assert ruff is not None
     before_tests = README[: README.index('.venv/bin/pip install ".[test,dev]"')]
-    sentence = before_tests[before_tests.rindex("Install and run the tests"):]
+    sentence = before_tests[before_tests.rindex("Install and run the tests") :]
     assert "runs the test suite only" in sentence
     assert f"`{ruff.group(1)}`" in sentence and "`mypy`" in sentence and "`.ci/run`" in sentence
 
@@ -86,15 +86,21 @@ def test_the_local_server_in_the_readme_answers_glm(tmp_path: Path) -> None:
     assert "GLM_BASE_URL=http://127.0.0.1:8080 GLM_API_KEY=x ~/.glm/bin/glm ask hi" in README
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.fake_service", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
     )
     try:
         assert server.stdout is not None
         url = server.stdout.readline().decode().strip()  # waits for the line: it is listening
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
         env = {
-            **environ_without_glm(), "GLM_BASE_URL": url, "GLM_API_KEY": "x",
-            "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            **environ_without_glm(),
+            "GLM_BASE_URL": url,
+            "GLM_API_KEY": "x",
+            "HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
         }
         result = run_glm(["ask", "hi"], env)
         assert result.returncode == 0, result.stderr

@@ -164,9 +164,7 @@ def test_retry_after_is_honoured(glm_env: dict[str, str], service: FakeService) 
 def test_retry_after_as_http_date_in_the_past_is_no_wait(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    service.script(
-        Status(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), Reply()
-    )
+    service.script(Status(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), Reply())
     started = time.monotonic()
     result = ask("openai")
     assert result.exit_code == 0, result.stderr
@@ -252,9 +250,7 @@ def test_status_with_a_non_json_body_is_classified_by_status(
     assert_one_error(result.stderr, "403")
 
 
-def test_auth_business_code_wins_over_status(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
+def test_auth_business_code_wins_over_status(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Status(400, body=openai_error("1002", "Invalid API key")))
     result = ask("openai")
     assert result.exit_code == 3
@@ -280,8 +276,11 @@ def test_error_line_has_request_id_from_response_header(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     service.script(
-        Status(404, body=openai_error("1211", "Model not found"),
-               headers={"X-Request-Id": "hdr-req-4242"})
+        Status(
+            404,
+            body=openai_error("1211", "Model not found"),
+            headers={"X-Request-Id": "hdr-req-4242"},
+        )
     )
     result = ask("openai")
     assert result.exit_code == 2
@@ -370,9 +369,7 @@ def no_base_url(glm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Ite
     yield
 
 
-def test_connection_refused_is_exit_5_with_one_line(
-    glm_env: dict[str, str], protocol: str
-) -> None:
+def test_connection_refused_is_exit_5_with_one_line(glm_env: dict[str, str], protocol: str) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     result = ask(protocol, "--base-url", url)
     assert result.exit_code == 5
@@ -445,9 +442,7 @@ def test_no_fallback_after_a_429(
     assert fallback_service.requests == []
 
 
-def test_both_endpoints_down_is_exit_5(
-    no_base_url: None, tmp_path: Path, protocol: str
-) -> None:
+def test_both_endpoints_down_is_exit_5(no_base_url: None, tmp_path: Path, protocol: str) -> None:
     path = path_for(protocol)
     config = write_config(
         tmp_path,
@@ -655,9 +650,7 @@ def test_stall_before_headers_past_timeout_is_exit_5(
     assert_one_error(result.stderr)
 
 
-def test_stall_before_headers_is_retried(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
+def test_stall_before_headers_is_retried(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Stall(10), Reply())
     result = ask("openai", "--timeout", "0.3")
     assert result.exit_code == 0, result.stderr

@@ -98,8 +98,16 @@ def test_retry_after_seconds(value: str, expected: float) -> None:
 
 @pytest.mark.parametrize(
     ("offset", "expected"),
-    [(10, 10.0), (45, 45.0), (59, 59.0), (120, 60.0), (86400, 60.0), (0, 0.0), (-30, 0.0),
-     (-86400, 0.0)],
+    [
+        (10, 10.0),
+        (45, 45.0),
+        (59, 59.0),
+        (120, 60.0),
+        (86400, 60.0),
+        (0, 0.0),
+        (-30, 0.0),
+        (-86400, 0.0),
+    ],
 )
 def test_retry_after_http_date(offset: float, expected: float) -> None:
     assert parse_retry_after(http_date(offset), NOW) == pytest.approx(expected, abs=1e-6)
@@ -117,8 +125,18 @@ def test_retry_after_asctime_date_is_utc() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, "", "   ", "soon", "later please", "1s", "abc123", "Thu, 99 Foo 2025 99:99:99 GMT",
-     "nan", "NaN"],
+    [
+        None,
+        "",
+        "   ",
+        "soon",
+        "later please",
+        "1s",
+        "abc123",
+        "Thu, 99 Foo 2025 99:99:99 GMT",
+        "nan",
+        "NaN",
+    ],
 )
 def test_retry_after_garbage_is_none(value: str | None) -> None:
     assert parse_retry_after(value, NOW) is None
@@ -169,9 +187,19 @@ def test_status_alone_gives_its_exit_code(status: int, code: ExitCode) -> None:
 
 
 def test_exit_code_values() -> None:
-    assert [int(c) for c in (ExitCode.OK, ExitCode.INTERNAL, ExitCode.USAGE, ExitCode.AUTH,
-                              ExitCode.QUOTA, ExitCode.SERVICE, ExitCode.UNUSABLE,
-                              ExitCode.BATCH_PARTIAL)] == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert [
+        int(c)
+        for c in (
+            ExitCode.OK,
+            ExitCode.INTERNAL,
+            ExitCode.USAGE,
+            ExitCode.AUTH,
+            ExitCode.QUOTA,
+            ExitCode.SERVICE,
+            ExitCode.UNUSABLE,
+            ExitCode.BATCH_PARTIAL,
+        )
+    ] == [0, 1, 2, 3, 4, 5, 6, 7]
     assert (ExitCode.INTERRUPTED, ExitCode.TERMINATED, ExitCode.SIGPIPE) == (130, 143, 141)
 
 
@@ -239,8 +267,9 @@ def test_overloaded_1312_is_retried_then_exit_5() -> None:
     assert for_service_error(503, "1312", None) == ExitCode.SERVICE
 
 
-@pytest.mark.parametrize("code", ["1000", "1001", "1002", "1003", "1004", "1211", "1214",
-                                  "1261", "1301"])
+@pytest.mark.parametrize(
+    "code", ["1000", "1001", "1002", "1003", "1004", "1211", "1214", "1261", "1301"]
+)
 def test_codes_no_retry_can_fix_are_not_retried_even_in_a_retryable_status(code: str) -> None:
     assert not is_retryable(429, code)
     assert not is_retryable(503, code)

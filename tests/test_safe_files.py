@@ -229,7 +229,10 @@ def test_a_failed_append_to_a_chat_file_leaves_it_byte_identical(
     before = path.read_bytes()
     process = subprocess.run(
         [sys.executable, "-m", "glm_cli", "chat", "--file", str(path), "x" * 500],
-        env=glm_env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+        env=glm_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
         preexec_fn=lambda: _file_size_limit(len(before) + 10),
     )
     assert process.returncode == 1, process.stderr
@@ -249,7 +252,10 @@ def test_a_chat_into_a_full_stdout_stores_nothing(
     with open("/dev/full", "wb") as full:
         process = subprocess.run(
             [sys.executable, "-m", "glm_cli", "chat", "--session", "s", "hi"],
-            env=glm_env, stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE,
+            env=glm_env,
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
             timeout=60,
         )
     assert process.returncode == 1, process.stderr
@@ -271,8 +277,10 @@ def open_home(glm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Itera
     if os.geteuid() == 0:
         os.chown(base, NOBODY, NOBODY)
     for name, sub in (
-        ("HOME", "home"), ("XDG_CONFIG_HOME", "home/.config"),
-        ("XDG_DATA_HOME", "home/.local/share"), ("GLM_HOME", "glm-home"),
+        ("HOME", "home"),
+        ("XDG_CONFIG_HOME", "home/.config"),
+        ("XDG_DATA_HOME", "home/.local/share"),
+        ("GLM_HOME", "glm-home"),
     ):
         monkeypatch.setenv(name, str(base / sub))
     try:
@@ -319,7 +327,8 @@ def _session_messages(store: Path, name: str) -> int:
     with sqlite3.connect(store) as db:
         row = db.execute(
             "SELECT count(*) FROM messages JOIN sessions ON sessions.id = session_id"
-            " WHERE name = ?", (name,)
+            " WHERE name = ?",
+            (name,),
         ).fetchone()
     return int(row[0])
 

@@ -64,7 +64,10 @@ class Audit:
     def process(self, code: int, *args: str, steps: tuple[Step, ...] = ()) -> None:
         self.service.script(*steps)
         done = subprocess.run(
-            glm_command(*args), env=self.environ, capture_output=True, timeout=30,
+            glm_command(*args),
+            env=self.environ,
+            capture_output=True,
+            timeout=30,
             stdin=subprocess.DEVNULL,
         )
         self.outputs.append((" ".join(args), done.stdout + done.stderr))
@@ -90,12 +93,20 @@ def test_the_key_is_in_no_output_and_no_file(
     body.write_text('{"model": "glm-5.2", "messages": [{"role": "user", "content": "hi"}]}')
 
     # ask, json, raw: success in every output mode
-    for extra in ([], ["--no-stream"], ["--ndjson"], ["--usage", "--show-thinking", "--sources"],
-                  ["--verbose"], ["--debug"], ["--protocol", "anthropic"]):
+    for extra in (
+        [],
+        ["--no-stream"],
+        ["--ndjson"],
+        ["--usage", "--show-thinking", "--sources"],
+        ["--verbose"],
+        ["--debug"],
+        ["--protocol", "anthropic"],
+    ):
         audit.run(0, "ask", *extra, "hi")
     audit.run(0, "json", "a JSON object", steps=(Reply(content='{"a": 1}'),))
-    audit.run(0, "json", "--debug", "--no-stream", "a JSON object",
-              steps=(Reply(content='{"a": 1}'),))
+    audit.run(
+        0, "json", "--debug", "--no-stream", "a JSON object", steps=(Reply(content='{"a": 1}'),)
+    )
     audit.run(0, "raw", "hi")
     audit.run(0, "raw", "--no-stream", "--debug", "hi")
     audit.run(0, "raw", "--body", str(body), "--verbose")
@@ -160,7 +171,9 @@ def test_the_key_is_in_no_output_and_no_file(
 
     # what glm keeps is private
     kept = [
-        *(glm_home.glob("glm.db*")), talk, glm_home / "chat_history",
+        *(glm_home.glob("glm.db*")),
+        talk,
+        glm_home / "chat_history",
         Path(audited["XDG_CONFIG_HOME"]) / "glm" / "config.toml",
     ]
     assert glm_home / "glm.db" in kept and all(path.exists() for path in kept), written
@@ -175,7 +188,9 @@ def test_the_key_is_in_no_output_and_no_file(
 
 
 def test_a_config_file_others_can_read_holding_the_key_is_warned_about(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GLM_API_KEY")
@@ -184,8 +199,10 @@ def test_a_config_file_others_can_read_holding_the_key_is_warned_about(
     config.write_text(f'api_key = "{SENTINEL}"\n')
     for mode, warned in ((0o644, True), (0o604, True), (0o600, False)):
         config.chmod(mode)
-        for args in (["ask", "--config", str(config), "hi"],
-                     ["config", "show", "--config", str(config)]):
+        for args in (
+            ["ask", "--config", str(config), "hi"],
+            ["config", "show", "--config", str(config)],
+        ):
             result = run_in_process(args)
             assert result.exit_code == 0, result.stderr
             assert not leaks(result.out + result.stderr.encode())
@@ -213,9 +230,7 @@ def own_provider(tmp_path: Path, url: str, fallback_url: str) -> list[str]:
 
 
 @pytest.fixture
-def provider_key(
-    audited: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Run]:
+def provider_key(audited: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
     """Runs with the key in the own provider's variable only, and no base URL."""
     monkeypatch.delenv("GLM_API_KEY")
     monkeypatch.delenv("GLM_BASE_URL")
@@ -230,7 +245,9 @@ def provider_key(
 
 
 def test_the_fallback_of_the_provider_gets_the_key(
-    provider_key: Callable[..., Run], service: FakeService, fallback_service: FakeService,
+    provider_key: Callable[..., Run],
+    service: FakeService,
+    fallback_service: FakeService,
     tmp_path: Path,
 ) -> None:
     service.script(Drop())
@@ -242,7 +259,9 @@ def test_the_fallback_of_the_provider_gets_the_key(
 
 
 def test_a_base_url_takes_the_key_nowhere_else(
-    provider_key: Callable[..., Run], service: FakeService, fallback_service: FakeService,
+    provider_key: Callable[..., Run],
+    service: FakeService,
+    fallback_service: FakeService,
     tmp_path: Path,
 ) -> None:
     service.script(Drop(), Drop(), Drop())
@@ -254,7 +273,9 @@ def test_a_base_url_takes_the_key_nowhere_else(
 
 
 def test_a_redirect_is_not_followed_with_the_key(
-    provider_key: Callable[..., Run], service: FakeService, fallback_service: FakeService,
+    provider_key: Callable[..., Run],
+    service: FakeService,
+    fallback_service: FakeService,
     tmp_path: Path,
 ) -> None:
     elsewhere = fallback_service.url + PATH
@@ -269,8 +290,11 @@ def test_a_redirect_is_not_followed_with_the_key(
 
 
 def test_the_key_goes_to_no_other_providers_service(
-    provider_key: Callable[..., Run], service: FakeService, fallback_service: FakeService,
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    provider_key: Callable[..., Run],
+    service: FakeService,
+    fallback_service: FakeService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A second provider with its own variable never gets the first one's key."""
     config = tmp_path / "two.toml"
@@ -305,8 +329,12 @@ def test_the_key_goes_to_no_other_providers_service(
     ids=repr,
 )
 def test_a_key_with_characters_a_header_cannot_carry(
-    glm_env: dict[str, str], service: FakeService, monkeypatch: pytest.MonkeyPatch,
-    suffix: str, code: int, sent: bool,
+    glm_env: dict[str, str],
+    service: FakeService,
+    monkeypatch: pytest.MonkeyPatch,
+    suffix: str,
+    code: int,
+    sent: bool,
 ) -> None:
     monkeypatch.setenv("GLM_API_KEY", SENTINEL + suffix)
     result = run_in_process(["ask", "--retries", "0", "hi"])

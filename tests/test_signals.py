@@ -43,8 +43,11 @@ def no_noise(stderr: bytes) -> None:
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        glm_command(*args), env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        glm_command(*args),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -99,8 +102,11 @@ def test_head_c_1_ends_glm_at_once_with_141(
     )
     started = time.monotonic()
     done = subprocess.run(
-        ["bash", "-c", pipeline, "bash", str(errors)], env=glm_env, capture_output=True,
-        timeout=WAIT, stdin=subprocess.DEVNULL,
+        ["bash", "-c", pipeline, "bash", str(errors)],
+        env=glm_env,
+        capture_output=True,
+        timeout=WAIT,
+        stdin=subprocess.DEVNULL,
     )
     elapsed = time.monotonic() - started
     assert done.stdout.strip() == b"141", (done.stdout, errors.read_bytes())
@@ -127,9 +133,16 @@ def test_reader_gone_before_the_first_byte(glm_env: dict[str, str], service: Fak
 def test_reader_gone_during_one_big_write(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply(content="x" * (1 << 20), reasoning=None))
     errors_read = subprocess.run(
-        ["bash", "-c", f'{shlex.join(glm_command("ask", "--no-stream", "hi"))} | head -c 1 '
-         '>/dev/null; echo "${PIPESTATUS[0]}"'],
-        env=glm_env, capture_output=True, timeout=WAIT, stdin=subprocess.DEVNULL,
+        [
+            "bash",
+            "-c",
+            f"{shlex.join(glm_command('ask', '--no-stream', 'hi'))} | head -c 1 "
+            '>/dev/null; echo "${PIPESTATUS[0]}"',
+        ],
+        env=glm_env,
+        capture_output=True,
+        timeout=WAIT,
+        stdin=subprocess.DEVNULL,
     )
     assert errors_read.stdout.strip() == b"141"
     no_noise(errors_read.stderr)
@@ -182,8 +195,11 @@ def start_in_bash(env: dict[str, str], script: str, *args: str) -> subprocess.Po
     """`bash -c SCRIPT` with glm's command line as "$@", in a process group of its own
     (so a signal sent to that group reaches bash and glm, as Ctrl-C at a terminal does)."""
     return subprocess.Popen(
-        ["bash", "-c", script, "bash", *glm_command(*args)], env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        ["bash", "-c", script, "bash", *glm_command(*args)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
 
@@ -226,9 +242,7 @@ def test_a_shell_sees_128_plus_the_signal(
     glm_env: dict[str, str], service: FakeService, signum: int, shown: int
 ) -> None:
     service.script(Stall(30))
-    proc = start_in_bash(
-        glm_env, '"$@"; echo "status $? $(kill -l $?)"', "ask", "hi"
-    )
+    proc = start_in_bash(glm_env, '"$@"; echo "status $? $(kill -l $?)"', "ask", "hi")
     try:
         assert service.wait_for_requests(1)
         os.kill(child_of(proc.pid), signum)  # glm alone: bash goes on to report
@@ -309,8 +323,11 @@ def peak_kib(env: dict[str, str], service: FakeService, chunks: int) -> int:
     service.reset()
     service.script(RawResponse(200, sse_body(chunks), content_type="text/event-stream"))
     done = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, "ask", "hi"], env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, timeout=60,
+        [sys.executable, "-c", LAUNCHER, "ask", "hi"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"x" * chunks + b"\n"

@@ -237,9 +237,7 @@ def test_unsplit_anthropic_stream_gives_events_names_ids_and_joined_data() -> No
 
 @pytest.mark.parametrize("ending", list(ENDINGS), ids=list(ENDINGS))
 @pytest.mark.parametrize("name", ["openai", "anthropic"])
-def test_every_byte_boundary_and_line_ending_gives_the_same_events(
-    name: str, ending: str
-) -> None:
+def test_every_byte_boundary_and_line_ending_gives_the_same_events(name: str, ending: str) -> None:
     stream = OPENAI_STREAM if name == "openai" else ANTHROPIC_STREAM
     expected = openai_expected() if name == "openai" else anthropic_expected()
     data = with_ending(stream, ENDINGS[ending])
@@ -249,9 +247,7 @@ def test_every_byte_boundary_and_line_ending_gives_the_same_events(
 
 @pytest.mark.parametrize("ending", list(ENDINGS), ids=list(ENDINGS))
 @pytest.mark.parametrize("name", ["openai", "anthropic"])
-def test_one_byte_at_a_time_and_random_pieces_give_the_same_events(
-    name: str, ending: str
-) -> None:
+def test_one_byte_at_a_time_and_random_pieces_give_the_same_events(name: str, ending: str) -> None:
     stream = OPENAI_STREAM if name == "openai" else ANTHROPIC_STREAM
     expected = openai_expected() if name == "openai" else anthropic_expected()
     data = with_ending(stream, ENDINGS[ending])
@@ -336,7 +332,7 @@ def test_final_event_without_blank_line_is_delivered_when_its_line_ended(ending:
 @pytest.mark.parametrize("ending", list(ENDINGS), ids=list(ENDINGS))
 def test_line_cut_mid_way_at_eof_is_not_delivered(ending: str) -> None:
     nl = ENDINGS[ending]
-    data = b"data: first" + nl + nl + b"data: {\"choices\": [{\"del"
+    data = b"data: first" + nl + nl + b'data: {"choices": [{"del'
     assert decode([data]) == [("message", b"first", None)]
     assert decode(one_byte_at_a_time(data)) == [("message", b"first", None)]
 
@@ -459,20 +455,31 @@ def run_decoder(decoder: StreamDecoder, chunks: Iterable[bytes]) -> list[tuple[s
 def check_openai_neutral(events: list[tuple[str, Any]]) -> None:
     kinds = [kind for kind, _ in events]
     assert kinds == [
-        "WebSearch", "reasoning", "reasoning", "content", "content", "ToolCall", "Done",
+        "WebSearch",
+        "reasoning",
+        "reasoning",
+        "content",
+        "content",
+        "ToolCall",
+        "Done",
     ]
     assert "".join(v for k, v in events if k == "reasoning") == "Let me think."
     assert "".join(v for k, v in events if k == "content") == "Héllo, 世界 🌍"
     assert events[0][1] == {"results": [{"title": "Tïtle", "link": "https://example.com/a"}]}
     call = events[5][1]
     assert (call["id"], call["name"], call["arguments"]) == (
-        "call_1", "get_weather", '{"city": "Paris"}',
+        "call_1",
+        "get_weather",
+        '{"city": "Paris"}',
     )
     done = events[6][1]
     assert done["finish_reason"] == "tool_calls"
     assert done["usage"] == {
-        "prompt_tokens": 12, "completion_tokens": 34, "reasoning_tokens": 5,
-        "cached_tokens": 2, "total_tokens": 46,
+        "prompt_tokens": 12,
+        "completion_tokens": 34,
+        "reasoning_tokens": 5,
+        "cached_tokens": 2,
+        "total_tokens": 46,
     }
     assert (done["id"], done["model"], done["request_id"]) == ("chatcmpl-1", "glm-5.2", "req-abc")
 
@@ -484,7 +491,9 @@ def check_anthropic_neutral(events: list[tuple[str, Any]]) -> None:
     assert "".join(v for k, v in events if k == "content") == "Héllo, 世界 🌍"
     call = events[3][1]
     assert (call["id"], call["name"], call["arguments"]) == (
-        "toolu_1", "get_weather", '{"city": "Paris"}',
+        "toolu_1",
+        "get_weather",
+        '{"city": "Paris"}',
     )
     done = events[4][1]
     assert done["finish_reason"] == "tool_calls"

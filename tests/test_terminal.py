@@ -113,8 +113,13 @@ def test_plain_spinner_erases_with_spaces_and_no_escape_codes() -> None:
 
 def _env(stderr: Any, *, tty: bool = True, **environ: str) -> Env:
     return Env(
-        stdin=None, stdout=io.BytesIO(), stderr=stderr, stdin_isatty=False,
-        stdout_isatty=False, stderr_isatty=tty, environ=environ,
+        stdin=None,
+        stdout=io.BytesIO(),
+        stderr=stderr,
+        stdin_isatty=False,
+        stdout_isatty=False,
+        stderr_isatty=tty,
+        environ=environ,
     )
 
 
@@ -154,8 +159,12 @@ def fast_spinner(monkeypatch: pytest.MonkeyPatch) -> None:
 def _run(args: list[str], err: Any, *, stdout_tty: bool = False, **environ: str) -> Any:
     out = io.BytesIO()
     env = Env(
-        stdin=io.BytesIO(), stdout=out, stderr=err, stdin_isatty=False,
-        stdout_isatty=stdout_tty, stderr_isatty=True,
+        stdin=io.BytesIO(),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=False,
+        stdout_isatty=stdout_tty,
+        stderr_isatty=True,
         environ={**os.environ, "TERM": "xterm", **environ},
     )
     result = invoke(args, obj=env)
@@ -262,8 +271,11 @@ def test_spinner_on_a_real_terminal_is_fully_erased(
     master, slave = terminal
     service.script(Stall(seconds=WAIT))
     proc = subprocess.Popen(
-        glm_command("ask", stream, "hi"), env={**glm_env, "TERM": "xterm"},
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+        glm_command("ask", stream, "hi"),
+        env={**glm_env, "TERM": "xterm"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
     )
     try:
         seen = _read_until(master, "thinking… ".encode())
@@ -288,8 +300,11 @@ def test_spinner_and_answer_on_the_same_terminal(
     master, slave = terminal
     service.script(Stall(seconds=WAIT))
     proc = subprocess.Popen(
-        glm_command("ask", "hi"), env={**glm_env, "TERM": "xterm"},
-        stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+        glm_command("ask", "hi"),
+        env={**glm_env, "TERM": "xterm"},
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
     )
     try:
         seen = _read_until(master, "thinking… ".encode())
@@ -314,8 +329,11 @@ def test_spinner_and_answer_on_the_same_terminal(
 PIPE_CASES = [
     (["ask", "hi"], Reply(), 0),
     (["ask", "--no-stream", "hi"], Reply(), 0),
-    (["ask", "--show-thinking", "--usage", "--sources", "hi"],
-     Reply(web_search=[{"title": "T", "link": "https://example.com"}]), 0),
+    (
+        ["ask", "--show-thinking", "--usage", "--sources", "hi"],
+        Reply(web_search=[{"title": "T", "link": "https://example.com"}]),
+        0,
+    ),
     (["ask", "--ndjson", "hi"], Reply(), 0),
     (["ask", "--markdown", "hi"], Reply(content=MARKDOWN), 0),
     (["ask", "--verbose", "hi"], Reply(), 0),
@@ -334,8 +352,12 @@ PIPE_CASES = [
     ("args", "step", "code"), PIPE_CASES, ids=[" ".join(c[0]) for c in PIPE_CASES]
 )
 def test_no_escape_byte_reaches_a_pipe(
-    glm_env: dict[str, str], service: FakeService, monkeypatch: pytest.MonkeyPatch,
-    args: list[str], step: Any, code: int,
+    glm_env: dict[str, str],
+    service: FakeService,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    step: Any,
+    code: int,
 ) -> None:
     """In process with stdout and stderr not terminals (TERM says colour is possible):
     the spinner is never even started, and no byte is an ESC."""
@@ -345,8 +367,12 @@ def test_no_escape_byte_reaches_a_pipe(
         service.script(step)
     out, err = io.BytesIO(), io.BytesIO()
     env = Env(
-        stdin=io.BytesIO(), stdout=out, stderr=err, stdin_isatty=False,
-        stdout_isatty=False, stderr_isatty=False,
+        stdin=io.BytesIO(),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=False,
+        stdout_isatty=False,
+        stderr_isatty=False,
         environ={**os.environ, "TERM": "xterm-256color"},
     )
     result = invoke(args, obj=env)
@@ -358,8 +384,10 @@ def test_no_escape_byte_reaches_a_pipe(
 
 @pytest.mark.parametrize(
     ("args", "step", "code"),
-    [(["ask", "--show-thinking", "hi"], Stall(seconds=0.35), 0),
-     (["ask", "--retries", "0", "hi"], Status(500), 5)],
+    [
+        (["ask", "--show-thinking", "hi"], Stall(seconds=0.35), 0),
+        (["ask", "--retries", "0", "hi"], Status(500), 5),
+    ],
     ids=["slow-answer", "error"],
 )
 def test_no_escape_byte_through_real_pipes(
@@ -381,8 +409,12 @@ def test_no_escape_byte_through_real_pipes(
 def _markdown_run(args: list[str], *, stdout_tty: bool, **environ: str) -> tuple[int, bytes]:
     out, err = io.BytesIO(), io.BytesIO()
     env = Env(
-        stdin=io.BytesIO(), stdout=out, stderr=err, stdin_isatty=False,
-        stdout_isatty=stdout_tty, stderr_isatty=False,
+        stdin=io.BytesIO(),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=False,
+        stdout_isatty=stdout_tty,
+        stderr_isatty=False,
         environ={**os.environ, "TERM": "xterm-256color", **environ},
     )
     result = invoke(args, obj=env)
@@ -399,9 +431,7 @@ def test_markdown_on_a_pipe_is_exactly_the_plain_text(
     assert plain == marked == (0, MARKDOWN.encode())
 
 
-def test_markdown_is_rendered_on_a_terminal(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
+def test_markdown_is_rendered_on_a_terminal(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply(content=MARKDOWN))
     code, out = _markdown_run(["ask", "--markdown", "hi"], stdout_tty=True)
     assert code == 0
@@ -426,13 +456,14 @@ def test_markdown_without_colour(
 def test_markdown_keeps_tool_calls_as_json_lines(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    service.script(Reply(
-        content="Calling.", tool_calls=[{"id": "c1", "name": "f", "arguments": '{"x": 1}'}],
-        finish_reason="tool_calls",
-    ))
-    code, out = _markdown_run(
-        ["ask", "--markdown", "hi"], stdout_tty=True, NO_COLOR="1"
+    service.script(
+        Reply(
+            content="Calling.",
+            tool_calls=[{"id": "c1", "name": "f", "arguments": '{"x": 1}'}],
+            finish_reason="tool_calls",
+        )
     )
+    code, out = _markdown_run(["ask", "--markdown", "hi"], stdout_tty=True, NO_COLOR="1")
     assert code == 0
     assert out.decode().splitlines()[-1] == '{"id":"c1","name":"f","arguments":{"x":1}}'
 
@@ -443,9 +474,7 @@ def test_markdown_from_the_config_defaults(
     config = tmp_path / "config.toml"
     config.write_text("[defaults]\nmarkdown = true\n")
     service.script(Reply(content=MARKDOWN))
-    code, out = _markdown_run(
-        ["ask", "--config", str(config), "hi"], stdout_tty=True, NO_COLOR="1"
-    )
+    code, out = _markdown_run(["ask", "--config", str(config), "hi"], stdout_tty=True, NO_COLOR="1")
     assert code == 0
     assert b"# Title" not in out and b"Title" in out
 
@@ -465,8 +494,11 @@ def test_rich_is_not_imported_unless_rendering(
         "for m in sys.modules))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], env=glm_env, capture_output=True,
-        stdin=subprocess.DEVNULL, timeout=WAIT,
+        [sys.executable, "-c", code],
+        env=glm_env,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=WAIT,
     )
     assert result.stdout == MARKDOWN.encode()
     assert b"RICH=False" in result.stderr, result.stderr

@@ -37,11 +37,18 @@ PROTOCOLS = ["openai", "anthropic"]
 STREAMS = ["--stream", "--no-stream"]
 ECHO_TOOL = Path(__file__).parent / "tools" / "echo_tool.py"
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "The weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]},
-}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
 LOOKUP = {"name": "lookup", "parameters": {"type": "object", "properties": {}}}
 
 
@@ -57,8 +64,7 @@ def call(id_: str, arguments: str, name: str = "get_weather") -> dict[str, str]:
 def asks(*calls: dict[str, str], reasoning: str | None = None, **kwargs: Any) -> Reply:
     """A reply that asks for tools."""
     kwargs.setdefault("content", "")
-    return Reply(reasoning=reasoning, tool_calls=list(calls), finish_reason="tool_calls",
-                 **kwargs)
+    return Reply(reasoning=reasoning, tool_calls=list(calls), finish_reason="tool_calls", **kwargs)
 
 
 @pytest.fixture
@@ -96,8 +102,10 @@ def tool_results(body: dict[str, Any]) -> list[dict[str, Any]]:
     if "system" in body or any(isinstance(m["content"], list) for m in body["messages"]):
         return [
             {"id": block["tool_use_id"], "content": block["content"]}
-            for message in body["messages"] if isinstance(message["content"], list)
-            for block in message["content"] if block["type"] == "tool_result"
+            for message in body["messages"]
+            if isinstance(message["content"], list)
+            for block in message["content"]
+            if block["type"] == "tool_result"
         ]
     return [{"id": m["tool_call_id"], "content": m["content"]} for m in tool_messages(body)]
 
@@ -122,17 +130,35 @@ def test_two_rounds_openai_wire_shape(
     assert len(bodies) == 3
     first_round = [
         {"role": "user", "content": "Weather?"},
-        {"role": "assistant", "content": None, "reasoning_content": "I need Oslo.",
-         "tool_calls": [{"id": "call_1", "type": "function",
-                         "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "reasoning_content": "I need Oslo.",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny in Oslo"},
     ]
     assert bodies[1]["messages"] == first_round
     assert bodies[2]["messages"] == [
         *first_round,
-        {"role": "assistant", "content": None, "reasoning_content": "Now Bergen.",
-         "tool_calls": [{"id": "call_2", "type": "function",
-                         "function": {"name": "get_weather", "arguments": '{"city":"Bergen"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "reasoning_content": "Now Bergen.",
+            "tool_calls": [
+                {
+                    "id": "call_2",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Bergen"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_2", "content": "sunny in Bergen"},
     ]
     assert all(body["tools"] == bodies[0]["tools"] for body in bodies)
@@ -148,33 +174,60 @@ def test_two_rounds_anthropic_wire_shape(
         asks(call("toolu_2", '{"city": "Bergen"}')),
         Reply(content="Sunny in both."),
     )
-    result = ask("--protocol", "anthropic", stream, *tools,
-                 "--tool-cmd", f"get_weather={command('weather')}", "Weather?")
+    result = ask(
+        "--protocol",
+        "anthropic",
+        stream,
+        *tools,
+        "--tool-cmd",
+        f"get_weather={command('weather')}",
+        "Weather?",
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Sunny in both.\n"
     bodies = [request.json for request in service.requests]
     assert len(bodies) == 3
     first_round = [
         {"role": "user", "content": "Weather?"},
-        {"role": "assistant", "content": [
-            {"type": "thinking", "thinking": "I need Oslo.", "signature": ""},
-            {"type": "tool_use", "id": "toolu_1", "name": "get_weather",
-             "input": {"city": "Oslo"}},
-        ]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny in Oslo"},
-        ]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "I need Oslo.", "signature": ""},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "get_weather",
+                    "input": {"city": "Oslo"},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny in Oslo"},
+            ],
+        },
     ]
     assert bodies[1]["messages"] == first_round
     assert bodies[2]["messages"] == [
         *first_round,
-        {"role": "assistant", "content": [
-            {"type": "tool_use", "id": "toolu_2", "name": "get_weather",
-             "input": {"city": "Bergen"}},
-        ]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "toolu_2", "content": "sunny in Bergen"},
-        ]},
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_2",
+                    "name": "get_weather",
+                    "input": {"city": "Bergen"},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "sunny in Bergen"},
+            ],
+        },
     ]
     assert bodies[2]["tools"][0]["name"] == "get_weather"
 
@@ -187,11 +240,13 @@ def test_several_calls_in_one_round_each_get_a_result(
         asks(call("c1", '{"city": "Oslo"}'), call("c2", '{"city": "Rome"}')),
         Reply(content="Both sunny."),
     )
-    result = ask("--protocol", protocol, *tools,
-                 "--tool-cmd", f"get_weather={command('weather')}", "hi")
+    result = ask(
+        "--protocol", protocol, *tools, "--tool-cmd", f"get_weather={command('weather')}", "hi"
+    )
     assert result.exit_code == 0, result.stderr
     assert tool_results(service.requests[1].json) == [
-        {"id": "c1", "content": "sunny in Oslo"}, {"id": "c2", "content": "sunny in Rome"},
+        {"id": "c1", "content": "sunny in Oslo"},
+        {"id": "c2", "content": "sunny in Rome"},
     ]
     assert [run["stdin"] for run in runs(log)] == ['{"city":"Oslo"}\n', '{"city":"Rome"}\n']
 
@@ -201,12 +256,23 @@ def test_ndjson_shows_reasoning_of_every_round_but_only_the_final_answer(
     glm_env: dict[str, str], service: FakeService, tools: list[str], protocol: str
 ) -> None:
     service.script(
-        Reply(content="Let me look.", reasoning="Round one.", finish_reason="tool_calls",
-              tool_calls=[call("c1", '{"city": "Oslo"}')]),
+        Reply(
+            content="Let me look.",
+            reasoning="Round one.",
+            finish_reason="tool_calls",
+            tool_calls=[call("c1", '{"city": "Oslo"}')],
+        ),
         Reply(content="Sunny.", reasoning="Round two."),
     )
-    result = ask("--protocol", protocol, "--ndjson", *tools,
-                 "--tool-cmd", f"get_weather={command('weather')}", "hi")
+    result = ask(
+        "--protocol",
+        protocol,
+        "--ndjson",
+        *tools,
+        "--tool-cmd",
+        f"get_weather={command('weather')}",
+        "hi",
+    )
     assert result.exit_code == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     kinds = [line["type"] for line in lines]
@@ -224,9 +290,15 @@ def test_ndjson_shows_reasoning_of_every_round_but_only_the_final_answer(
 def test_verbose_shows_each_call_and_its_result_size(
     glm_env: dict[str, str], service: FakeService, tools: list[str]
 ) -> None:
-    service.script(Reply(content="Looking.", reasoning=None, finish_reason="tool_calls",
-                         tool_calls=[call("c1", '{"city": "Oslo"}')]),
-                   Reply(content="Sunny."))
+    service.script(
+        Reply(
+            content="Looking.",
+            reasoning=None,
+            finish_reason="tool_calls",
+            tool_calls=[call("c1", '{"city": "Oslo"}')],
+        ),
+        Reply(content="Sunny."),
+    )
     result = ask("--verbose", *tools, "--tool-cmd", f"get_weather={command('weather')}", "hi")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Sunny.\n"
@@ -238,22 +310,32 @@ def test_verbose_shows_each_call_and_its_result_size(
 def test_usage_adds_up_every_round(
     glm_env: dict[str, str], service: FakeService, tools: list[str]
 ) -> None:
-    service.script(asks(call("c1", "{}"), usage={"prompt_tokens": 10, "completion_tokens": 1}),
-                   Reply(content="ok", usage={"prompt_tokens": 20, "completion_tokens": 2}))
+    service.script(
+        asks(call("c1", "{}"), usage={"prompt_tokens": 10, "completion_tokens": 1}),
+        Reply(content="ok", usage={"prompt_tokens": 20, "completion_tokens": 2}),
+    )
     result = ask("--usage", *tools, "--tool-cmd", f"get_weather={command()}", "hi")
     assert result.exit_code == 0, result.stderr
-    assert "prompt_tokens=30 completion_tokens=3 reasoning_tokens=- cached_tokens=- " \
-           "total_tokens=-" in result.stderr
+    assert (
+        "prompt_tokens=30 completion_tokens=3 reasoning_tokens=- cached_tokens=- "
+        "total_tokens=-" in result.stderr
+    )
 
 
 def test_json_command_runs_the_loop(
     glm_env: dict[str, str], service: FakeService, tools: list[str]
 ) -> None:
-    service.script(Reply(content="One moment.", finish_reason="tool_calls",
-                         tool_calls=[call("c1", '{"city": "Oslo"}')]),
-                   Reply(content='{"city": "Oslo", "sky": "sunny"}'))
-    result = run_in_process(["json", *tools, "--tool-cmd",
-                             f"get_weather={command('weather')}", "weather as json"])
+    service.script(
+        Reply(
+            content="One moment.",
+            finish_reason="tool_calls",
+            tool_calls=[call("c1", '{"city": "Oslo"}')],
+        ),
+        Reply(content='{"city": "Oslo", "sky": "sunny"}'),
+    )
+    result = run_in_process(
+        ["json", *tools, "--tool-cmd", f"get_weather={command('weather')}", "weather as json"]
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == '{"city":"Oslo","sky":"sunny"}\n'
     assert tool_results(service.requests[1].json) == [{"id": "c1", "content": "sunny in Oslo"}]
@@ -262,7 +344,10 @@ def test_json_command_runs_the_loop(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_a_retried_round_starts_over(
-    glm_env: dict[str, str], service: FakeService, tools: list[str], protocol: str,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tools: list[str],
+    protocol: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from glm_cli.core import retry
@@ -274,8 +359,15 @@ def test_a_retried_round_starts_over(
         Reply(content=["Sun", "ny ", "there."], reasoning=None, drop_after=3),
         Reply(content="Sunny there.", reasoning=None),
     )
-    result = ask("--protocol", protocol, "--stream", *tools,
-                 "--tool-cmd", f"get_weather={command('weather')}", "hi")
+    result = ask(
+        "--protocol",
+        protocol,
+        "--stream",
+        *tools,
+        "--tool-cmd",
+        f"get_weather={command('weather')}",
+        "hi",
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Sunny there.\n"
     assert len(service.requests) == 4
@@ -285,9 +377,10 @@ def test_a_retried_round_starts_over(
 def test_a_call_without_an_id_gets_one(
     glm_env: dict[str, str], service: FakeService, tools: list[str]
 ) -> None:
-    service.script(asks({"name": "get_weather", "arguments": '{"city": "Oslo"}'},
-                        tool_call_without_id=True),
-                   Reply(content="ok"))
+    service.script(
+        asks({"name": "get_weather", "arguments": '{"city": "Oslo"}'}, tool_call_without_id=True),
+        Reply(content="ok"),
+    )
     result = ask("--stream", *tools, "--tool-cmd", f"get_weather={command('weather')}", "hi")
     assert result.exit_code == 0, result.stderr
     sent = service.requests[1].json["messages"]
@@ -302,8 +395,9 @@ def test_a_failing_command_gives_the_model_an_error_result(
     glm_env: dict[str, str], service: FakeService, tools: list[str], protocol: str
 ) -> None:
     service.script(asks(call("c1", "{}")), Reply(content="The tool failed."))
-    result = ask("--protocol", protocol, *tools,
-                 "--tool-cmd", f"get_weather={command('fail')}", "hi")
+    result = ask(
+        "--protocol", protocol, *tools, "--tool-cmd", f"get_weather={command('fail')}", "hi"
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "The tool failed.\n"
     assert "boom\n" in result.stderr  # the command's stderr passes through
@@ -318,8 +412,9 @@ def test_a_timeout_gives_the_model_an_error_result(
 ) -> None:
     service.script(asks(call("c1", "{}")), Reply(content="Too slow."))
     started = time.monotonic()
-    result = ask(*tools, "--tool-timeout", "0.3",
-                 "--tool-cmd", f"get_weather={command('sleep', '30')}", "hi")
+    result = ask(
+        *tools, "--tool-timeout", "0.3", "--tool-cmd", f"get_weather={command('sleep', '30')}", "hi"
+    )
     assert time.monotonic() - started < 10
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Too slow.\n"
@@ -333,8 +428,9 @@ def test_max_time_bounds_the_whole_loop_and_ends_the_command(
 ) -> None:
     service.script(asks(call("c1", "{}")), Reply(content="never"))
     started = time.monotonic()
-    result = ask(*tools, "--max-time", "0.5",
-                 "--tool-cmd", f"get_weather={command('sleep', '30')}", "hi")
+    result = ask(
+        *tools, "--max-time", "0.5", "--tool-cmd", f"get_weather={command('sleep', '30')}", "hi"
+    )
     assert time.monotonic() - started < 10
     assert result.exit_code == 5
     assert_one_error(result.stderr, "--max-time")
@@ -349,8 +445,12 @@ def test_max_time_bounds_the_whole_loop_and_ends_the_command(
     ],
 )
 def test_a_command_that_cannot_start_gives_an_error_result(
-    glm_env: dict[str, str], service: FakeService, tools: list[str], tmp_path: Path,
-    make_command: Any, fragment: str,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tools: list[str],
+    tmp_path: Path,
+    make_command: Any,
+    fragment: str,
 ) -> None:
     service.script(asks(call("c1", "{}")), Reply(content="No tool."))
     result = ask(*tools, "--tool-cmd", f"get_weather={make_command(tmp_path)}", "hi")
@@ -388,8 +488,16 @@ def test_round_limit_is_exit_6(
     glm_env: dict[str, str], service: FakeService, tools: list[str], protocol: str, log: Path
 ) -> None:
     service.script(*(asks(call(f"c{i}", "{}")) for i in range(3)), Reply(content="never"))
-    result = ask("--protocol", protocol, *tools, "--max-tool-rounds", "2",
-                 "--tool-cmd", f"get_weather={command()}", "hi")
+    result = ask(
+        "--protocol",
+        protocol,
+        *tools,
+        "--max-tool-rounds",
+        "2",
+        "--tool-cmd",
+        f"get_weather={command()}",
+        "hi",
+    )
     assert result.exit_code == 6
     assert_one_error(result.stderr, "still asks for tools after 2 rounds", "--max-tool-rounds 2")
     assert result.stdout == ""
@@ -413,8 +521,7 @@ def test_the_last_allowed_round_may_still_answer(
     glm_env: dict[str, str], service: FakeService, tools: list[str]
 ) -> None:
     service.script(asks(call("c1", "{}")), Reply(content="Answer."))
-    result = ask(*tools, "--max-tool-rounds", "1", "--tool-cmd",
-                 f"get_weather={command()}", "hi")
+    result = ask(*tools, "--max-tool-rounds", "1", "--tool-cmd", f"get_weather={command()}", "hi")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Answer.\n"
 
@@ -427,8 +534,7 @@ def test_a_tool_without_a_command_stops_the_loop(
     glm_env: dict[str, str], service: FakeService, tools: list[str], protocol: str, log: Path
 ) -> None:
     service.script(asks(call("c1", '{"q": 1}', "lookup")), Reply(content="never"))
-    result = ask("--protocol", protocol, *tools,
-                 "--tool-cmd", f"get_weather={command()}", "hi")
+    result = ask("--protocol", protocol, *tools, "--tool-cmd", f"get_weather={command()}", "hi")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == '{"id":"c1","name":"lookup","arguments":{"q":1}}\n'
     assert len(service.requests) == 1
@@ -450,9 +556,15 @@ def test_a_mixed_round_runs_nothing_and_prints_every_call(
 def test_after_a_round_a_call_without_a_command_is_printed(
     glm_env: dict[str, str], service: FakeService, tools: list[str], log: Path
 ) -> None:
-    service.script(asks(call("c1", '{"city": "Oslo"}')),
-                   Reply(content="Now a lookup.", reasoning=None, finish_reason="tool_calls",
-                         tool_calls=[call("c2", "{}", "lookup")]))
+    service.script(
+        asks(call("c1", '{"city": "Oslo"}')),
+        Reply(
+            content="Now a lookup.",
+            reasoning=None,
+            finish_reason="tool_calls",
+            tool_calls=[call("c2", "{}", "lookup")],
+        ),
+    )
     result = ask(*tools, "--tool-cmd", f"get_weather={command('weather')}", "hi")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == 'Now a lookup.\n{"id":"c2","name":"lookup","arguments":{}}\n'
@@ -467,9 +579,11 @@ def test_tool_confirm_without_a_terminal_is_not_confirmed(
 ) -> None:
     service.script(asks(call("c1", '{"city": "Oslo"}')), Reply(content="Not allowed."))
     env = {**glm_env, "ECHO_TOOL_LOG": str(log)}
-    result = run_glm(["ask", *tools, "--tool-confirm",
-                      "--tool-cmd", f"get_weather={command('weather')}", "hi"],
-                     env, start_new_session=True)  # a new session has no terminal
+    result = run_glm(
+        ["ask", *tools, "--tool-confirm", "--tool-cmd", f"get_weather={command('weather')}", "hi"],
+        env,
+        start_new_session=True,
+    )  # a new session has no terminal
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Not allowed.\n"
     assert b"--tool-confirm: no terminal to ask on" in result.stderr
@@ -497,24 +611,31 @@ class FakeTerminal:
         return None
 
 
-@pytest.mark.parametrize(("answer", "ran"), [(b"y\n", True), (b"YES\n", True),
-                                             (b"n\n", False), (b"\n", False), (b"", False)])
+@pytest.mark.parametrize(
+    ("answer", "ran"),
+    [(b"y\n", True), (b"YES\n", True), (b"n\n", False), (b"\n", False), (b"", False)],
+)
 def test_tool_confirm_asks_on_the_terminal(
-    glm_env: dict[str, str], service: FakeService, tools: list[str], log: Path,
-    monkeypatch: pytest.MonkeyPatch, answer: bytes, ran: bool,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tools: list[str],
+    log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: bytes,
+    ran: bool,
 ) -> None:
     terminal = FakeTerminal(answer)
     monkeypatch.setattr(tool_runner, "open_terminal", lambda: terminal)
     service.script(asks(call("c1", '{"city": "Oslo"}')), Reply(content="ok"))
-    result = ask(*tools, "--tool-confirm", "--tool-cmd", f"get_weather={command('weather')}",
-                 "hi")
+    result = ask(*tools, "--tool-confirm", "--tool-cmd", f"get_weather={command('weather')}", "hi")
     assert result.exit_code == 0, result.stderr
     assert b"run get_weather" in terminal.asked and b'{"city":"Oslo"}' in terminal.asked
     assert terminal.asked.endswith(b"[y/N] ")
     assert (len(runs(log)) == 1) is ran
     content = tool_results(service.requests[1].json)[0]["content"]
-    assert content == ("sunny in Oslo" if ran else
-                       "error: not confirmed: the user declined to run this tool")
+    assert content == (
+        "sunny in Oslo" if ran else "error: not confirmed: the user declined to run this tool"
+    )
 
 
 # --- nothing from the model reaches a shell ---------------------------------------------------
@@ -522,20 +643,25 @@ def test_tool_confirm_asks_on_the_terminal(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_model_text_never_reaches_a_shell(
-    glm_env: dict[str, str], service: FakeService, tools: list[str], tmp_path: Path,
-    log: Path, protocol: str,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tools: list[str],
+    tmp_path: Path,
+    log: Path,
+    protocol: str,
 ) -> None:
     marker = tmp_path / "pwned"
     victim = tmp_path / "victim"
     victim.mkdir()
-    hostile = (f"$(touch {marker}); rm -rf {victim}; `touch {marker}2` | touch {marker}3 "
-               f"&& touch {marker}4 > {marker}5 \n touch {marker}6")
+    hostile = (
+        f"$(touch {marker}); rm -rf {victim}; `touch {marker}2` | touch {marker}3 "
+        f"&& touch {marker}4 > {marker}5 \n touch {marker}6"
+    )
     arguments = json.dumps({"city": hostile, "x": "'\"; touch " + str(marker) + "7"})
     service.script(asks(call("c1", arguments)), Reply(content="ok"))
     # the user's own command holds shell syntax too: it is split, never interpreted
     user_command = command("echo") + f" ';' touch {marker}8 '$(touch {marker}9)'"
-    result = ask("--protocol", protocol, *tools, "--tool-cmd",
-                 f"get_weather={user_command}", "hi")
+    result = ask("--protocol", protocol, *tools, "--tool-cmd", f"get_weather={user_command}", "hi")
     assert result.exit_code == 0, result.stderr
     assert victim.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
@@ -565,12 +691,14 @@ def test_a_hostile_tool_name_is_only_printed(
 def test_a_tool_loop_in_a_pipe(
     glm_env: dict[str, str], service: FakeService, tools: list[str], log: Path
 ) -> None:
-    service.script(asks(call("c1", '{"city": "Oslo"}')), asks(call("c2", "{}")),
-                   Reply(content="Oslo: sunny."))
+    service.script(
+        asks(call("c1", '{"city": "Oslo"}')), asks(call("c2", "{}")), Reply(content="Oslo: sunny.")
+    )
     env = {**glm_env, "ECHO_TOOL_LOG": str(log)}
     result = run_glm(
         ["ask", *tools, "--tool-cmd", f"get_weather={command('fail')}", "-"],
-        env, input=b"What is the weather in Oslo?\n",
+        env,
+        input=b"What is the weather in Oslo?\n",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Oslo: sunny.\n"
@@ -583,16 +711,24 @@ def test_a_tool_loop_in_a_pipe(
 
 
 def _job(given: dict[str, Any]) -> Job:
-    env = Env(stdin=None, stdout=io.BytesIO(), stderr=io.BytesIO(), stdin_isatty=False,
-              stdout_isatty=False, stderr_isatty=False, environ=dict(os.environ))
+    env = Env(
+        stdin=None,
+        stdout=io.BytesIO(),
+        stderr=io.BytesIO(),
+        stdin_isatty=False,
+        stdout_isatty=False,
+        stderr_isatty=False,
+        environ=dict(os.environ),
+    )
     return Job.prepare(given, env, Console(env))
 
 
 def _turn(job: Job, request: ChatRequest) -> tuple[list[Message], list[Event]]:
     """One turn, its events pulled to the end: (what it added, the events)."""
     with job.client() as client:
-        turn = Turn(client, request, job.deadline, job.tools(request.params), job.console,
-                    job.env.stderr)
+        turn = Turn(
+            client, request, job.deadline, job.tools(request.params), job.console, job.env.stderr
+        )
         events = [event for batch in turn for event in batch]
     return turn.added, events
 
@@ -600,15 +736,26 @@ def _turn(job: Job, request: ChatRequest) -> tuple[list[Message], list[Event]]:
 def test_a_turn_returns_the_messages_it_added(
     glm_env: dict[str, str], service: FakeService, tools: list[str]
 ) -> None:
-    service.script(asks(call("c1", '{"city": "Oslo"}'), reasoning="Think."),
-                   Reply(content="Sunny.", reasoning="Again."))
+    service.script(
+        asks(call("c1", '{"city": "Oslo"}'), reasoning="Think."),
+        Reply(content="Sunny.", reasoning="Again."),
+    )
     job = _job({"tool": [tools[1]], "tool_cmd": [f"get_weather={command('weather')}"]})
     request = job.chat_request("Weather?")
     added, events = _turn(job, request)
     assert added == [
-        {"role": "assistant", "content": None, "reasoning_content": "Think.",
-         "tool_calls": [{"id": "c1", "type": "function",
-                         "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "reasoning_content": "Think.",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "sunny in Oslo"},
         {"role": "assistant", "content": "Sunny.", "reasoning_content": "Again."},
     ]
@@ -629,8 +776,10 @@ def test_a_turn_without_tools_is_one_plain_exchange(
 
 
 def test_for_next_turn_drops_reasoning_and_unanswered_calls() -> None:
-    calls = [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}},
-             {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]
+    calls = [
+        {"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+        {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+    ]
     messages = [
         {"role": "assistant", "content": None, "reasoning_content": "r", "tool_calls": calls},
         {"role": "tool", "tool_call_id": "a", "content": "x"},
@@ -655,15 +804,19 @@ def test_the_service_refuses_unanswered_tool_calls(
 ) -> None:
     unanswered = [
         {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            ],
+        },
         {"role": "user", "content": "and?"},
     ]
     wrong_id = [*unanswered[:2], {"role": "tool", "tool_call_id": "c9", "content": "x"}]
     for messages in (unanswered, wrong_id):
         body = get_protocol(protocol).encode(ChatRequest("glm-5.2", messages, stream=False)).body
         path = "/v1/messages" if protocol == "anthropic" else "/v1/chat/completions"
-        response = httpx.post(service.url + path, json=body,
-                              headers={"Authorization": "Bearer k"})
+        response = httpx.post(service.url + path, json=body, headers={"Authorization": "Bearer k"})
         assert response.status_code == 400, response.text
         assert "c1" in response.text or "c9" in response.text

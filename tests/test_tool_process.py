@@ -27,9 +27,13 @@ from tests.helpers import assert_one_error, glm_command, run_in_process
 
 WAIT = 10.0
 SPAWN_TOOL = Path(__file__).parent / "tools" / "spawn_tool.py"
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "parameters": {"type": "object", "properties": {}},
-}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
 
 
 def spawn(mode: str) -> str:
@@ -68,8 +72,17 @@ def test_a_tool_that_exited_is_done_though_a_child_holds_its_stdout(
 ) -> None:
     service.script(asks(1), Reply(content="Done."))
     started = time.monotonic()
-    result = run_in_process(["ask", *tools, "--tool-timeout", "20",
-                             "--tool-cmd", f"get_weather={spawn('background')}", "hi"])
+    result = run_in_process(
+        [
+            "ask",
+            *tools,
+            "--tool-timeout",
+            "20",
+            "--tool-cmd",
+            f"get_weather={spawn('background')}",
+            "hi",
+        ]
+    )
     assert time.monotonic() - started < 8  # not the 20 s timeout, not the child's 60 s
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Done.\n"
@@ -83,8 +96,17 @@ def test_a_timeout_does_not_wait_on_a_pipe_held_out_of_the_group(
 ) -> None:
     service.script(asks(1), Reply(content="Too slow."))
     started = time.monotonic()
-    result = run_in_process(["ask", *tools, "--tool-timeout", "0.5",
-                             "--tool-cmd", f"get_weather={spawn('escape')}", "hi"])
+    result = run_in_process(
+        [
+            "ask",
+            *tools,
+            "--tool-timeout",
+            "0.5",
+            "--tool-cmd",
+            f"get_weather={spawn('escape')}",
+            "hi",
+        ]
+    )
     assert time.monotonic() - started < 8  # the escaped child sleeps 60 s holding stdout
     assert result.exit_code == 0, result.stderr
     assert results(service) == ["error: timed out after 0.5 s (--tool-timeout)"]
@@ -94,14 +116,19 @@ def test_a_timeout_does_not_wait_on_a_pipe_held_out_of_the_group(
     "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
 )
 def test_glm_ended_by_a_signal_ends_the_tool_group(
-    glm_env: dict[str, str], service: FakeService, tools: list[str], left_behind: Path,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tools: list[str],
+    left_behind: Path,
     signum: int,
 ) -> None:
     service.script(asks(1), Reply(content="never"))
     proc = subprocess.Popen(
         glm_command("ask", *tools, "--tool-cmd", f"get_weather={spawn('ready')}", "hi"),
-        env={**glm_env, "SPAWN_TOOL_PIDS": str(left_behind)}, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**glm_env, "SPAWN_TOOL_PIDS": str(left_behind)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     group: int | None = None
     try:
@@ -142,8 +169,9 @@ def test_more_than_32_calls_in_a_round_is_exit_6_and_runs_nothing(
 ) -> None:
     marker = tmp_path / "ran"
     service.script(asks(33), Reply(content="never"))
-    result = run_in_process(["ask", *tools, "--tool-cmd",
-                             f"get_weather=touch {shlex.quote(str(marker))}", "hi"])
+    result = run_in_process(
+        ["ask", *tools, "--tool-cmd", f"get_weather=touch {shlex.quote(str(marker))}", "hi"]
+    )
     assert result.exit_code == 6
     assert_one_error(result.stderr, "33 tool calls", "at most 32")
     assert not marker.exists()

@@ -62,10 +62,14 @@ def test_function_tool_files_on_the_openai_wire(
 ) -> None:
     one = write(tmp_path, WEATHER, "one.json")
     bare = write(tmp_path, {"name": "get_time", "description": "Now"}, "bare.json")
-    listed = write(tmp_path, [
-        {"type": "function", "function": {"name": "a-1"}},
-        {"name": "b_2", "parameters": {"type": "object", "properties": {}}},
-    ], "list.json")
+    listed = write(
+        tmp_path,
+        [
+            {"type": "function", "function": {"name": "a-1"}},
+            {"name": "b_2", "parameters": {"type": "object", "properties": {}}},
+        ],
+        "list.json",
+    )
     service.script(Reply(content="ok"))
     result = ask("--tool", one, "--tool", bare, "--tool", listed, "hi")
     assert result.exit_code == 0, result.stderr
@@ -74,8 +78,10 @@ def test_function_tool_files_on_the_openai_wire(
         WEATHER,
         {"type": "function", "function": {"name": "get_time", "description": "Now"}},
         {"type": "function", "function": {"name": "a-1"}},
-        {"type": "function", "function": {
-            "name": "b_2", "parameters": {"type": "object", "properties": {}}}},
+        {
+            "type": "function",
+            "function": {"name": "b_2", "parameters": {"type": "object", "properties": {}}},
+        },
     ]
 
 
@@ -88,8 +94,11 @@ def test_function_tool_files_on_the_anthropic_wire(
     result = ask("--protocol", "anthropic", "--tool", one, "--tool", bare, "hi")
     assert result.exit_code == 0, result.stderr
     assert service.requests[0].json["tools"] == [
-        {"name": "get_weather", "description": "The weather in a city",
-         "input_schema": WEATHER_PARAMETERS},
+        {
+            "name": "get_weather",
+            "description": "The weather in a city",
+            "input_schema": WEATHER_PARAMETERS,
+        },
         {"name": "get_time", "input_schema": {"type": "object", "properties": {}}},
     ]
 
@@ -115,21 +124,40 @@ def test_web_search_on_the_wire(glm_env: dict[str, str], service: FakeService) -
 def test_web_search_options_are_typed(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply(content="ok"))
     options = [
-        "count=5", "search_result=false", "search_engine=search_pro",
-        "search_recency_filter=oneWeek", "search_domain_filter=example.com",
-        "content_size=high", "require_search=true", "search_intent=false",
-        "result_sequence=after", "search_query=glm = a model", "search_prompt=Cite {x}",
+        "count=5",
+        "search_result=false",
+        "search_engine=search_pro",
+        "search_recency_filter=oneWeek",
+        "search_domain_filter=example.com",
+        "content_size=high",
+        "require_search=true",
+        "search_intent=false",
+        "result_sequence=after",
+        "search_query=glm = a model",
+        "search_prompt=Cite {x}",
     ]
     flags = [part for option in options for part in ("--web-search-opt", option)]
     result = ask("--web-search", *flags, "hi")
     assert result.exit_code == 0, result.stderr
-    assert service.requests[0].json["tools"] == [{"type": "web_search", "web_search": {
-        "enable": True, "search_result": False, "count": 5, "search_engine": "search_pro",
-        "search_recency_filter": "oneWeek", "search_domain_filter": "example.com",
-        "content_size": "high", "require_search": True, "search_intent": False,
-        "result_sequence": "after", "search_query": "glm = a model",
-        "search_prompt": "Cite {x}",
-    }}]
+    assert service.requests[0].json["tools"] == [
+        {
+            "type": "web_search",
+            "web_search": {
+                "enable": True,
+                "search_result": False,
+                "count": 5,
+                "search_engine": "search_pro",
+                "search_recency_filter": "oneWeek",
+                "search_domain_filter": "example.com",
+                "content_size": "high",
+                "require_search": True,
+                "search_intent": False,
+                "result_sequence": "after",
+                "search_query": "glm = a model",
+                "search_prompt": "Cite {x}",
+            },
+        }
+    ]
 
 
 def test_retrieval_on_the_wire(glm_env: dict[str, str], service: FakeService) -> None:
@@ -149,20 +177,32 @@ def test_mcp_on_the_wire(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply(content="ok"), Reply(content="ok"))
     assert ask("--mcp", "deepwiki", "hi").exit_code == 0
     result = ask(
-        "--mcp", "docs=https://mcp.example.com/mcp", "--mcp", "hosted",
-        "--mcp-header", "docs:Authorization=Bearer abc=1", "--mcp-header", "docs:X-Team=glm",
-        "--mcp-transport", "streamable-http", "hi",
+        "--mcp",
+        "docs=https://mcp.example.com/mcp",
+        "--mcp",
+        "hosted",
+        "--mcp-header",
+        "docs:Authorization=Bearer abc=1",
+        "--mcp-header",
+        "docs:X-Team=glm",
+        "--mcp-transport",
+        "streamable-http",
+        "hi",
     )
     assert result.exit_code == 0, result.stderr
     assert service.requests[0].json["tools"] == [
         {"type": "mcp", "mcp": {"server_label": "deepwiki"}}
     ]
     assert service.requests[1].json["tools"] == [
-        {"type": "mcp", "mcp": {
-            "server_label": "docs", "server_url": "https://mcp.example.com/mcp",
-            "transport_type": "streamable-http",
-            "headers": {"Authorization": "Bearer abc=1", "X-Team": "glm"},
-        }},
+        {
+            "type": "mcp",
+            "mcp": {
+                "server_label": "docs",
+                "server_url": "https://mcp.example.com/mcp",
+                "transport_type": "streamable-http",
+                "headers": {"Authorization": "Bearer abc=1", "X-Team": "glm"},
+            },
+        },
         {"type": "mcp", "mcp": {"server_label": "hosted", "transport_type": "streamable-http"}},
     ]
 
@@ -171,8 +211,9 @@ def test_every_kind_together_in_order(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path
 ) -> None:
     service.script(Reply(content="ok"))
-    result = ask("--mcp", "m", "--retrieval", "kb", "--web-search",
-                 "--tool", write(tmp_path, WEATHER), "hi")
+    result = ask(
+        "--mcp", "m", "--retrieval", "kb", "--web-search", "--tool", write(tmp_path, WEATHER), "hi"
+    )
     assert result.exit_code == 0, result.stderr
     kinds = [tool["type"] for tool in service.requests[0].json["tools"]]
     assert kinds == ["function", "web_search", "retrieval", "mcp"]
@@ -182,8 +223,9 @@ def test_raw_takes_the_tool_flags(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path
 ) -> None:
     service.script(Reply(content="ok"))
-    result = run_in_process(["raw", "--no-stream", "--tool", write(tmp_path, WEATHER),
-                             "--web-search", "hi"])
+    result = run_in_process(
+        ["raw", "--no-stream", "--tool", write(tmp_path, WEATHER), "--web-search", "hi"]
+    )
     assert result.exit_code == 0, result.stderr
     assert [t["type"] for t in service.requests[0].json["tools"]] == ["function", "web_search"]
 
@@ -226,27 +268,41 @@ BAD_FILES: list[tuple[str, Any, str]] = [
     ("name-unicode", {"name": "météo"}, "1-64 characters"),
     ("parameters-list", {"name": "f", "parameters": [1]}, "JSON Schema object"),
     ("parameters-text", {"name": "f", "parameters": "{}"}, "JSON Schema object"),
-    ("parameters-string-type", {"name": "f", "parameters": {"type": "string"}},
-     "JSON Schema object"),
+    (
+        "parameters-string-type",
+        {"name": "f", "parameters": {"type": "string"}},
+        "JSON Schema object",
+    ),
     ("parameters-no-type", {"name": "f", "parameters": {"properties": {}}}, "JSON Schema object"),
-    ("parameters-bad-schema",
-     {"name": "f", "parameters": {"type": "object", "properties": 5}}, "not a valid JSON Schema"),
+    (
+        "parameters-bad-schema",
+        {"name": "f", "parameters": {"type": "object", "properties": 5}},
+        "not a valid JSON Schema",
+    ),
     ("description-number", {"name": "f", "description": 5}, "description must be text"),
     ("duplicate", [{"name": "f"}, {"name": "g"}, {"name": "f"}], "duplicate tool name 'f'"),
     ("other-kind", {"type": "web_search", "web_search": {"enable": True}}, "--web-search"),
     ("unknown-field", {"name": "f", "strict": True}, "unknown field 'strict'"),
-    ("unknown-outer-field",
-     {"type": "function", "function": {"name": "f"}, "extra": 1}, "unknown field 'extra'"),
+    (
+        "unknown-outer-field",
+        {"type": "function", "function": {"name": "f"}, "extra": 1},
+        "unknown field 'extra'",
+    ),
     ("too-many", [{"name": f"t{i}"} for i in range(129)], "more than 128"),
 ]
 
 
-@pytest.mark.parametrize(("data", "fragment"), [(d, f) for _, d, f in BAD_FILES],
-                         ids=[name for name, _, _ in BAD_FILES])
+@pytest.mark.parametrize(
+    ("data", "fragment"), [(d, f) for _, d, f in BAD_FILES], ids=[name for name, _, _ in BAD_FILES]
+)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_bad_tool_file_is_exit_2_naming_the_file(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path,
-    data: Any, fragment: str, protocol: str,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    data: Any,
+    fragment: str,
+    protocol: str,
 ) -> None:
     path = write(tmp_path, data, "bad-tools.json")
     result = ask("--protocol", protocol, "--tool", path, "hi")
@@ -270,8 +326,9 @@ def test_duplicate_names_across_files_name_both(
     second = write(tmp_path, {"name": "get_weather"}, "second.json")
     result = ask("--tool", first, "--tool", second, "hi")
     assert result.exit_code == 2
-    assert_one_error(result.stderr, "second.json", "duplicate tool name 'get_weather'",
-                     "first.json")
+    assert_one_error(
+        result.stderr, "second.json", "duplicate tool name 'get_weather'", "first.json"
+    )
     assert service.requests == []
 
 
@@ -314,14 +371,15 @@ BAD_FLAGS: list[tuple[list[str], list[str]]] = [
     (["--web-search", "--web-search-opt", "count=51"], ["whole number from 1 to 50"]),
     (["--web-search", "--web-search-opt", "count=5.0"], ["whole number"]),
     (["--web-search", "--web-search-opt", "search_result=yes"], ["true or false"]),
-    (["--web-search", "--web-search-opt", "search_recency_filter=lastWeek"],
-     ["oneDay, oneWeek"]),
+    (["--web-search", "--web-search-opt", "search_recency_filter=lastWeek"], ["oneDay, oneWeek"]),
     (["--web-search", "--web-search-opt", "content_size=low"], ["medium, high"]),
     (["--web-search", "--web-search-opt", "result_sequence=middle"], ["before, after"]),
     (["--web-search", "--web-search-opt", "search_engine="], ["must not be empty"]),
     (["--web-search", "--web-search-opt", "enable=false"], ["unknown key"]),
-    (["--web-search", "--web-search-opt", "count=1", "--web-search-opt", "count=2"],
-     ["count given twice"]),
+    (
+        ["--web-search", "--web-search-opt", "count=1", "--web-search-opt", "count=2"],
+        ["count given twice"],
+    ),
     (["--retrieval-template", "x"], ["--retrieval-template", "needs --retrieval"]),
     (["--retrieval", ""], ["--retrieval", "must not be empty"]),
     (["--retrieval", "kb", "--retrieval-template", " "], ["--retrieval-template", "empty"]),
@@ -362,16 +420,22 @@ BAD_TOOL_CMDS: list[tuple[list[str], list[str]]] = [
     (["--tool-cmd", "get_weather="], ["the command is empty"]),
     (["--tool-cmd", "get_weather=   "], ["the command is empty"]),
     (["--tool-cmd", "get_weather=echo 'unclosed"], ["cannot split the command"]),
-    (["--tool-cmd", "get_weather=echo", "--tool-cmd", "get_weather=cat"],
-     ["already has a command"]),
+    (
+        ["--tool-cmd", "get_weather=echo", "--tool-cmd", "get_weather=cat"],
+        ["already has a command"],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("flags", "fragments"), BAD_TOOL_CMDS)
 @pytest.mark.parametrize("command", ["ask", "json"])
 def test_bad_tool_cmd_is_exit_2_and_nothing_is_sent(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path,
-    flags: list[str], fragments: list[str], command: str,
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    flags: list[str],
+    fragments: list[str],
+    command: str,
 ) -> None:
     result = run_in_process([command, "--tool", write(tmp_path, WEATHER), *flags, "hi"])
     assert result.exit_code == 2, result.stderr
@@ -396,8 +460,9 @@ def test_text_mode_prints_each_call_as_a_json_line_after_the_text(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     second = {"id": "call_2", "name": "get_time", "arguments": "{}"}
-    service.script(Reply(content="Checking.", tool_calls=[CALL, second],
-                         finish_reason="tool_calls"))
+    service.script(
+        Reply(content="Checking.", tool_calls=[CALL, second], finish_reason="tool_calls")
+    )
     result = ask("--protocol", protocol, stream, "hi")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -412,10 +477,16 @@ def test_text_mode_prints_each_call_as_a_json_line_after_the_text(
 def test_text_mode_keeps_arguments_that_are_not_json_and_warns(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
-    service.script(Reply(content="", tool_calls=[
-        {"id": "call_1", "name": "f", "arguments": '{"city": "Os'},
-        {"id": "call_2", "name": "g", "arguments": '"just a string"'},
-    ], finish_reason="tool_calls"))
+    service.script(
+        Reply(
+            content="",
+            tool_calls=[
+                {"id": "call_1", "name": "f", "arguments": '{"city": "Os'},
+                {"id": "call_2", "name": "g", "arguments": '"just a string"'},
+            ],
+            finish_reason="tool_calls",
+        )
+    )
     result = ask(stream, "hi")
     assert result.exit_code == 0
     assert records(result.stdout) == [
@@ -430,8 +501,13 @@ def test_text_mode_keeps_arguments_that_are_not_json_and_warns(
 def test_quiet_silences_the_arguments_warning(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    service.script(Reply(content="", tool_calls=[{"id": "c", "name": "f", "arguments": "{"}],
-                         finish_reason="tool_calls"))
+    service.script(
+        Reply(
+            content="",
+            tool_calls=[{"id": "c", "name": "f", "arguments": "{"}],
+            finish_reason="tool_calls",
+        )
+    )
     result = ask("-q", "hi")
     assert result.exit_code == 0
     assert result.stderr == ""
@@ -446,13 +522,20 @@ def test_split_arguments_are_joined(
     glm_env: dict[str, str], service: FakeService, protocol: str, chunk_size: int
 ) -> None:
     arguments = '{"city": "Zürich", "note": "a \\"quoted\\" word", "n": [1, 2.50]}'
-    service.script(Reply(content="", reasoning=None, chunk_size=chunk_size,
-                         tool_calls=[{"id": "c1", "name": "f", "arguments": arguments}],
-                         finish_reason="tool_calls"))
+    service.script(
+        Reply(
+            content="",
+            reasoning=None,
+            chunk_size=chunk_size,
+            tool_calls=[{"id": "c1", "name": "f", "arguments": arguments}],
+            finish_reason="tool_calls",
+        )
+    )
     result = ask("--protocol", protocol, "--stream", "--ndjson", "hi")
     assert result.exit_code == 0, result.stderr
-    assert tool_calls(result.stdout) == [{"type": "tool_call", "id": "c1", "name": "f",
-                                          "arguments": json.loads(arguments)}]
+    assert tool_calls(result.stdout) == [
+        {"type": "tool_call", "id": "c1", "name": "f", "arguments": json.loads(arguments)}
+    ]
     assert records(result.stdout)[-1]["finish_reason"] == "tool_calls"
 
 
@@ -460,11 +543,16 @@ def test_split_arguments_are_joined(
 def test_openai_missing_id_and_finish_in_the_last_delta_chunk(
     glm_env: dict[str, str], service: FakeService, finish_in_last_chunk: bool
 ) -> None:
-    service.script(Reply(
-        content="", chunk_size=3, tool_call_without_id=True,
-        finish_in_last_tool_chunk=finish_in_last_chunk, finish_reason="tool_calls",
-        tool_calls=[{"name": "f", "arguments": '{"a": 1}'}, {"name": "g", "arguments": "{}"}],
-    ))
+    service.script(
+        Reply(
+            content="",
+            chunk_size=3,
+            tool_call_without_id=True,
+            finish_in_last_tool_chunk=finish_in_last_chunk,
+            finish_reason="tool_calls",
+            tool_calls=[{"name": "f", "arguments": '{"a": 1}'}, {"name": "g", "arguments": "{}"}],
+        )
+    )
     result = ask("--stream", "--ndjson", "hi")
     assert result.exit_code == 0, result.stderr
     assert tool_calls(result.stdout) == [
@@ -479,8 +567,12 @@ def _sse(*chunks: dict[str, Any]) -> bytes:
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"id": "chatcmpl-1", "model": "glm-5.2",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+    return {
+        "id": "chatcmpl-1",
+        "model": "glm-5.2",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
 
 
 def _call_delta(index: int, **fields: Any) -> dict[str, Any]:
@@ -492,8 +584,11 @@ def test_openai_interleaved_deltas_by_index_and_finish_with_the_last_fragment(
 ) -> None:
     stream = _sse(
         _chunk({"role": "assistant", "content": "Two calls."}),
-        _chunk(_call_delta(0, id="call_a", type="function",
-                           function={"name": "first", "arguments": ""})),
+        _chunk(
+            _call_delta(
+                0, id="call_a", type="function", function={"name": "first", "arguments": ""}
+            )
+        ),
         _chunk(_call_delta(1, type="function", function={"name": "second", "arguments": '{"b"'})),
         _chunk(_call_delta(0, function={"arguments": '{"a": '})),
         _chunk(_call_delta(1, id="call_b", function={"arguments": ": 2}"})),
@@ -512,9 +607,14 @@ def test_openai_interleaved_deltas_by_index_and_finish_with_the_last_fragment(
 def test_openai_call_arriving_whole_in_the_finish_chunk(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    stream = _sse(_chunk(_call_delta(0, id="c", type="function",
-                                     function={"name": "f", "arguments": '{"x": true}'}),
-                         "tool_calls"))
+    stream = _sse(
+        _chunk(
+            _call_delta(
+                0, id="c", type="function", function={"name": "f", "arguments": '{"x": true}'}
+            ),
+            "tool_calls",
+        )
+    )
     service.script(RawResponse(body=stream, content_type="text/event-stream"))
     result = ask("--stream", "--ndjson", "hi")
     assert result.exit_code == 0, result.stderr
@@ -529,16 +629,31 @@ def _anthropic_sse(*events: dict[str, Any]) -> bytes:
     )
 
 
-MESSAGE_START = {"type": "message_start", "message": {
-    "id": "msg_1", "type": "message", "role": "assistant", "model": "glm-5.2", "content": [],
-    "stop_reason": None, "usage": {"input_tokens": 3, "output_tokens": 1}}}
-TOOL_USE_STOP = {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
-                 "usage": {"output_tokens": 9}}
+MESSAGE_START = {
+    "type": "message_start",
+    "message": {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "glm-5.2",
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": 3, "output_tokens": 1},
+    },
+}
+TOOL_USE_STOP = {
+    "type": "message_delta",
+    "delta": {"stop_reason": "tool_use"},
+    "usage": {"output_tokens": 9},
+}
 
 
 def _input_delta(index: int, text: str) -> dict[str, Any]:
-    return {"type": "content_block_delta", "index": index,
-            "delta": {"type": "input_json_delta", "partial_json": text}}
+    return {
+        "type": "content_block_delta",
+        "index": index,
+        "delta": {"type": "input_json_delta", "partial_json": text},
+    }
 
 
 def test_anthropic_tool_use_without_id_and_without_block_stop(
@@ -546,11 +661,17 @@ def test_anthropic_tool_use_without_id_and_without_block_stop(
 ) -> None:
     stream = _anthropic_sse(
         MESSAGE_START,
-        {"type": "content_block_start", "index": 0,
-         "content_block": {"type": "tool_use", "id": "toolu_1", "name": "first", "input": {}}},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "first", "input": {}},
+        },
         _input_delta(0, '{"a"'),
-        {"type": "content_block_start", "index": 1,
-         "content_block": {"type": "tool_use", "name": "second", "input": {}}},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "name": "second", "input": {}},
+        },
         _input_delta(1, '{"b": '),
         _input_delta(0, ": 1}"),
         {"type": "content_block_stop", "index": 0},
@@ -573,8 +694,16 @@ def test_anthropic_tool_use_with_its_input_in_the_start_block(
 ) -> None:
     stream = _anthropic_sse(
         MESSAGE_START,
-        {"type": "content_block_start", "index": 0, "content_block": {
-            "type": "tool_use", "id": "toolu_9", "name": "f", "input": {"whole": [1, 2]}}},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {
+                "type": "tool_use",
+                "id": "toolu_9",
+                "name": "f",
+                "input": {"whole": [1, 2]},
+            },
+        },
         {"type": "content_block_stop", "index": 0},
         TOOL_USE_STOP,
     )
@@ -591,9 +720,15 @@ def test_anthropic_tool_use_with_its_input_in_the_start_block(
 MCP_CALL = {
     "type": "mcp",
     "id": "mcp_1",
-    "mcp": {"id": "mcp_1", "type": "mcp_call", "server_label": "deepwiki",
-            "name": "ask_question", "arguments": '{"repo": "glm"}', "output": "It is a CLI.",
-            "error": ""},
+    "mcp": {
+        "id": "mcp_1",
+        "type": "mcp_call",
+        "server_label": "deepwiki",
+        "name": "ask_question",
+        "arguments": '{"repo": "glm"}',
+        "output": "It is a CLI.",
+        "error": "",
+    },
 }
 
 
@@ -601,27 +736,45 @@ MCP_CALL = {
 def test_mcp_calls_are_reported_as_such(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
-    service.script(Reply(content="Done.", tool_calls=[MCP_CALL]),
-                   Reply(content="Done.", tool_calls=[MCP_CALL]))
+    service.script(
+        Reply(content="Done.", tool_calls=[MCP_CALL]), Reply(content="Done.", tool_calls=[MCP_CALL])
+    )
     text = ask(stream, "--mcp", "deepwiki", "hi")
     ndjson = ask(stream, "--mcp", "deepwiki", "--ndjson", "hi")
     assert text.exit_code == ndjson.exit_code == 0, text.stderr + ndjson.stderr
     assert text.stdout.splitlines()[0] == "Done."
-    assert records("\n".join(text.stdout.splitlines()[1:])) == [{
-        "id": "mcp_1", "name": "ask_question", "arguments": {"repo": "glm"},
-        "type": "mcp", "mcp": MCP_CALL["mcp"],
-    }]
-    assert tool_calls(ndjson.stdout) == [{
-        "type": "tool_call", "id": "mcp_1", "name": "ask_question",
-        "arguments": {"repo": "glm"}, "mcp": MCP_CALL["mcp"],
-    }]
+    assert records("\n".join(text.stdout.splitlines()[1:])) == [
+        {
+            "id": "mcp_1",
+            "name": "ask_question",
+            "arguments": {"repo": "glm"},
+            "type": "mcp",
+            "mcp": MCP_CALL["mcp"],
+        }
+    ]
+    assert tool_calls(ndjson.stdout) == [
+        {
+            "type": "tool_call",
+            "id": "mcp_1",
+            "name": "ask_question",
+            "arguments": {"repo": "glm"},
+            "mcp": MCP_CALL["mcp"],
+        }
+    ]
 
 
 # --- web search results -----------------------------------------------------------------------
 
 RESULTS = [
-    {"icon": "https://a.example/i.png", "title": "Oslo weather", "link": "https://a.example/oslo",
-     "media": "A", "publish_date": "2026-01-02", "content": "Sunny", "refer": "ref_1"},
+    {
+        "icon": "https://a.example/i.png",
+        "title": "Oslo weather",
+        "link": "https://a.example/oslo",
+        "media": "A",
+        "publish_date": "2026-01-02",
+        "content": "Sunny",
+        "refer": "ref_1",
+    },
     {"title": "Untitled link", "link": "https://b.example/"},
 ]
 
@@ -653,10 +806,15 @@ def test_sources_print_title_and_link_to_stderr_after_the_answer(
 def test_sources_off_by_default_and_results_in_any_chunk(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    stream = _sse(_chunk({"content": "Sun"}), _chunk({"content": "ny."}),
-                  _chunk({}, "stop", web_search=RESULTS[:1]))
-    service.script(RawResponse(body=stream, content_type="text/event-stream"),
-                   RawResponse(body=stream, content_type="text/event-stream"))
+    stream = _sse(
+        _chunk({"content": "Sun"}),
+        _chunk({"content": "ny."}),
+        _chunk({}, "stop", web_search=RESULTS[:1]),
+    )
+    service.script(
+        RawResponse(body=stream, content_type="text/event-stream"),
+        RawResponse(body=stream, content_type="text/event-stream"),
+    )
     quiet = ask("--stream", "hi")
     told = ask("--stream", "--sources", "hi")
     assert quiet.stdout == told.stdout == "Sunny.\n"
@@ -679,7 +837,12 @@ main()
 
 @pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["ask", "--dry-run", "hi"]])
 def test_shlex_is_loaded_only_when_tools_run(glm_env: dict[str, str], args: list[str]) -> None:
-    result = subprocess.run([sys.executable, "-c", _PROBE.format(args=args)], env=glm_env,
-                            capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(args=args)],
+        env=glm_env,
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stderr
     assert b"SHLEX=False" in result.stderr

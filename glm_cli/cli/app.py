@@ -74,8 +74,10 @@ MODEL = [option for option in REQUEST if option[0] == "model"]
 CONFIG_COMMANDS: dict[str, tuple[OptionList, str]] = {
     "path": (CONFIG_OPTION, "Print the config file in use (it may not exist yet)."),
     "show": (MODEL + CONNECTION, "Print the effective settings and where each came from."),
-    "init": (CONFIG_OPTION + CONFIG_INIT, "Write a commented config template (mode 0600); "
-             "--force overwrites."),
+    "init": (
+        CONFIG_OPTION + CONFIG_INIT,
+        "Write a commented config template (mode 0600); --force overwrites.",
+    ),
 }
 
 
@@ -166,8 +168,9 @@ def _current_obj() -> Any:
     return context.obj if context is not None else None
 
 
-def _declare(app: typer.Typer, run: Runner, full_name: str, name: str,
-             options: OptionList, doc: str) -> None:
+def _declare(
+    app: typer.Typer, run: Runner, full_name: str, name: str, options: OptionList, doc: str
+) -> None:
     def body(given: dict[str, Any]) -> None:
         run(full_name, given, _current_obj())
 
@@ -194,7 +197,8 @@ def build_app(run: Runner, only: str | None = None) -> typer.Typer:
             _declare(app, run, name, name, options, doc)
     if wanted in (None, "config"):
         config = _typer(
-            name="config", help="The configuration in use: path, show, init.",
+            name="config",
+            help="The configuration in use: path, show, init.",
             no_args_is_help=True,
         )
         for name, (options, doc) in CONFIG_COMMANDS.items():

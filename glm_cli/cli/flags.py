@@ -58,8 +58,10 @@ REQUEST_CHECKS: tuple[tuple[str, Callable[[str, Any], Any]], ...] = (
     ("temperature", lambda source, value: validate.two_decimals(source, value, 0.0, 1.0)),
     ("top_p", lambda source, value: validate.two_decimals(source, value, 0.0, 1.0)),
     ("top_k", lambda source, value: validate.integer(source, value, 0, validate.MAX_TOP_K)),
-    ("max_tokens", lambda source, value: validate.integer(
-        source, value, 1, validate.MAX_TOKENS_LIMIT)),
+    (
+        "max_tokens",
+        lambda source, value: validate.integer(source, value, 1, validate.MAX_TOKENS_LIMIT),
+    ),
     ("greedy", validate.boolean),
     ("stop", validate.stops),
     ("request_id", lambda source, value: validate.text_length(source, value, 6, 64)),

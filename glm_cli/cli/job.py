@@ -91,9 +91,14 @@ class Job:
         """What reads stdin besides the prompt: `--body -` or `--system @-`; checks
         that not both do."""
         system, _ = self.flags.lookup("system")
-        readers = [name for name, wanted in (
-            ("--body -", self.flags.cli("body") == "-"), ("--system @-", system == "@-"),
-        ) if wanted]
+        readers = [
+            name
+            for name, wanted in (
+                ("--body -", self.flags.cli("body") == "-"),
+                ("--system @-", system == "@-"),
+            )
+            if wanted
+        ]
         check_stdin_readers(readers, use_stdin=not self.flags.cli("no_stdin"))
         return readers[0] if readers else None
 

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from glm_cli.core.errors import GlmError, OutputError, StdoutClosed, stdout_failure
 from glm_cli.core.exit_codes import ExitCode
@@ -54,7 +54,8 @@ def _raise_signalled(signum: int, frame: FrameType | None) -> None:
 def _signals_raise() -> Iterator[None]:
     """SIGTERM and SIGHUP raise while the body runs; a signal ignored by whoever started
     glm (`nohup`) stays ignored."""
-    previous: dict[int, object] = {}
+    previous: dict[int, Any] = {}
+    """Each signal's handler before, as `signal.signal` returned it."""
     try:
         for signum in RAISING_SIGNALS:
             if signal.getsignal(signum) is not signal.SIG_IGN:
@@ -65,7 +66,7 @@ def _signals_raise() -> Iterator[None]:
         yield
     finally:
         for restored, handler in previous.items():
-            signal.signal(restored, handler)  # type: ignore[arg-type]
+            signal.signal(restored, handler)
 
 
 def quiet_stdout(fd: int | None = 1) -> None:

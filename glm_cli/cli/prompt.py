@@ -41,7 +41,7 @@ def decode_utf8(data: bytes, source: str) -> str:
     except UnicodeDecodeError as error:
         raise UsageError(
             f"{source} is not valid UTF-8 (byte offset {error.start}: "
-            f"{data[error.start:error.start + 1]!r})"
+            f"{data[error.start : error.start + 1]!r})"
         ) from error
 
 
@@ -108,9 +108,7 @@ def build_prompt(
     if not prompt.strip():
         if allow_empty:
             return ""
-        raise UsageError(
-            "empty prompt: give it as arguments, with --prompt-file, or on stdin"
-        )
+        raise UsageError("empty prompt: give it as arguments, with --prompt-file, or on stdin")
     return prompt
 
 

@@ -42,8 +42,14 @@ NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MCP_TRANSPORTS = ("sse", "streamable-http")
 
 DEFINITION_FLAGS = (
-    "tool", "web_search", "web_search_opt", "retrieval", "retrieval_template",
-    "mcp", "mcp_header", "mcp_transport",
+    "tool",
+    "web_search",
+    "web_search_opt",
+    "retrieval",
+    "retrieval_template",
+    "mcp",
+    "mcp_header",
+    "mcp_transport",
 )
 LOOP_FLAGS = ("tool_cmd", "max_tool_rounds", "tool_timeout", "tool_confirm")
 OPENAI_ONLY = {"web_search": "--web-search", "retrieval": "--retrieval", "mcp": "--mcp"}
@@ -92,27 +98,32 @@ def _function_tool(where: str, item: object) -> dict[str, Any]:
         if item.get("type") != "function":
             kind = item.get("type")
             hint = f" ({OPENAI_ONLY[kind]} adds that one)" if kind in OPENAI_ONLY else ""
-            raise UsageError(f"{where}: only function tools go in a --tool file, "
-                             f"not type {kind!r}{hint}")
+            raise UsageError(
+                f"{where}: only function tools go in a --tool file, not type {kind!r}{hint}"
+            )
         extra = sorted(set(item) - {"type", "function"})
         if extra:
-            raise UsageError(f"{where}: unknown field {extra[0]!r} "
-                             '(a tool is {"type": "function", "function": {...}})')
+            raise UsageError(
+                f"{where}: unknown field {extra[0]!r} "
+                '(a tool is {"type": "function", "function": {...}})'
+            )
         function = item.get("function")
         if not isinstance(function, dict):
-            raise UsageError(f"{where}: \"function\" must be an object with a name")
+            raise UsageError(f'{where}: "function" must be an object with a name')
     else:
         function = item
     extra = sorted(set(function) - {"name", "description", "parameters"})
     if extra:
-        raise UsageError(f"{where}: unknown field {extra[0]!r} "
-                         "(a function has name, description and parameters)")
+        raise UsageError(
+            f"{where}: unknown field {extra[0]!r} (a function has name, description and parameters)"
+        )
     name = function.get("name")
     if name is None:
         raise UsageError(f"{where}: the tool has no name")
     if not isinstance(name, str) or not NAME.fullmatch(name):
-        raise UsageError(f"{where}: tool name {name!r} must be 1-64 characters "
-                         "of A-Z, a-z, 0-9, _ and -")
+        raise UsageError(
+            f"{where}: tool name {name!r} must be 1-64 characters of A-Z, a-z, 0-9, _ and -"
+        )
     where = f"{where} ({name})"
     description = function.get("description")
     if description is not None and not isinstance(description, str):
@@ -196,8 +207,9 @@ def web_search_tool(enabled: bool, options: list[str]) -> dict[str, Any] | None:
     for given in options:
         key, value = _pair("--web-search-opt", given)
         if key not in WEB_SEARCH_OPTIONS:
-            raise UsageError(f"--web-search-opt {given!r}: unknown key; known: "
-                             f"{', '.join(WEB_SEARCH_OPTIONS)}")
+            raise UsageError(
+                f"--web-search-opt {given!r}: unknown key; known: {', '.join(WEB_SEARCH_OPTIONS)}"
+            )
         if key in seen:
             raise UsageError(f"--web-search-opt {given!r}: {key} given twice")
         seen.add(key)
@@ -272,23 +284,29 @@ def request_tools(flags: Flags) -> list[dict[str, Any]]:
         for tool in load_tool_file(path):
             name = tool["function"]["name"]
             if name in names:
-                earlier = "earlier in the same file" if names[name] == path else (
-                    f"also in --tool {names[name]!r}")
+                earlier = (
+                    "earlier in the same file"
+                    if names[name] == path
+                    else (f"also in --tool {names[name]!r}")
+                )
                 raise UsageError(f"--tool {path!r}: duplicate tool name {name!r} ({earlier})")
             names[name] = path
             tools.append(tool)
             if len(tools) > validate.MAX_TOOLS:
                 raise UsageError(f"--tool {path!r}: more than {validate.MAX_TOOLS} tools in all")
-    search = web_search_tool(bool(_given(flags, "web_search")),
-                             list(_given(flags, "web_search_opt") or []))
+    search = web_search_tool(
+        bool(_given(flags, "web_search")), list(_given(flags, "web_search_opt") or [])
+    )
     if search is not None:
         tools.append(search)
     retrieval = retrieval_tool(_given(flags, "retrieval"), _given(flags, "retrieval_template"))
     if retrieval is not None:
         tools.append(retrieval)
-    tools += mcp_tools(list(_given(flags, "mcp") or []),
-                       list(_given(flags, "mcp_header") or []),
-                       _given(flags, "mcp_transport"))
+    tools += mcp_tools(
+        list(_given(flags, "mcp") or []),
+        list(_given(flags, "mcp_header") or []),
+        _given(flags, "mcp_transport"),
+    )
     if len(tools) > validate.MAX_TOOLS:
         raise UsageError(
             f"{len(tools)} tools in all (--tool, --web-search, --retrieval, --mcp); "
@@ -325,9 +343,7 @@ def loop_settings(flags: Flags, tools: list[dict[str, Any]]) -> LoopSettings:
         return settings
     import shlex
 
-    functions = {
-        tool["function"]["name"] for tool in tools if tool.get("type") == "function"
-    }
+    functions = {tool["function"]["name"] for tool in tools if tool.get("type") == "function"}
     for given in pairs:
         source = f"--tool-cmd {given!r}"
         name, found, command = given.partition("=")

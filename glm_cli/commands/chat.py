@@ -56,18 +56,23 @@ def chat_options(job: Job) -> ChatOptions:
     """Every chat flag checked, and their combinations; raises UsageError."""
     flags = job.flags
     actions = [
-        name for name, given in (
+        name
+        for name, given in (
             ("--list", flags.cli("list_sessions")),
             ("--show", flags.cli("show") is not None),
             ("--delete", flags.cli("delete") is not None),
-        ) if given
+        )
+        if given
     ]
     if len(actions) > 1:
         raise UsageError(f"{actions[0]} and {actions[1]} cannot be combined; give one")
     if actions:
         for flag, name in (
-            ("--session", "session"), ("--file", "file"), ("--reset", "reset"),
-            ("--max-history", "max_history"), ("--system", "system"),
+            ("--session", "session"),
+            ("--file", "file"),
+            ("--reset", "reset"),
+            ("--max-history", "max_history"),
+            ("--system", "system"),
             ("--prompt-file", "prompt_file"),
         ):
             if flags.cli(name):
@@ -85,11 +90,13 @@ def chat_options(job: Job) -> ChatOptions:
         file=file,
         reset=bool(flags.cli("reset")),
         max_history=validate.integer("--max-history", max_history, 0)
-        if max_history is not None else None,
+        if max_history is not None
+        else None,
         list_sessions=bool(flags.cli("list_sessions")),
         show=check_name("--show", flags.cli("show")) if flags.cli("show") is not None else None,
         delete=check_name("--delete", flags.cli("delete"))
-        if flags.cli("delete") is not None else None,
+        if flags.cli("delete") is not None
+        else None,
     )
 
 
@@ -156,11 +163,16 @@ def one_exchange(job: Job, history: History, options: ChatOptions) -> None:
         history.reset(None if isinstance(system, Keep) else system)
     if not prompt:
         return
-    take_turn(job, history, prompt, TurnOptions(
-        system=system,
-        max_history=options.max_history,
-        start_empty=options.reset and dry_run,
-    ))
+    take_turn(
+        job,
+        history,
+        prompt,
+        TurnOptions(
+            system=system,
+            max_history=options.max_history,
+            start_empty=options.reset and dry_run,
+        ),
+    )
 
 
 def manage_sessions(job: Job, options: ChatOptions) -> None:

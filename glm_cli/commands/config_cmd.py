@@ -58,7 +58,7 @@ def _from(source: str, config_path: Path) -> str:
         return "default"
     prefix = f"{config_path}: "
     if source.startswith(prefix):
-        return f"from config file, {source[len(prefix):]}"
+        return f"from config file, {source[len(prefix) :]}"
     if source == "[defaults]":
         return "from config file, defaults.endpoint"
     if source.startswith("providers."):
@@ -96,11 +96,15 @@ def show(given: dict[str, Any], env: Env, console: Console) -> list[str]:
     exists = "" if config.exists else "; not found"
     rows.append(("config", str(path), _from(path_source, path) + exists))
     rows.append(("provider", provider.name, _from(sources["provider"], path)))
-    rows.append((
-        "protocol", endpoint.protocol,
-        _from(sources["protocol"], path) if sources["protocol"]
-        else f"from provider {provider.name}",
-    ))
+    rows.append(
+        (
+            "protocol",
+            endpoint.protocol,
+            _from(sources["protocol"], path)
+            if sources["protocol"]
+            else f"from provider {provider.name}",
+        )
+    )
     if sources["base_url"]:
         url_source = _from(sources["base_url"], path)
     elif built_in:
@@ -130,7 +134,8 @@ def show(given: dict[str, Any], env: Env, console: Console) -> list[str]:
         where = _from(source, path) if given_value else "default"
         if name == "timeout":
             text = (
-                f"{net.timeout:g} s" if net.timeout is not None
+                f"{net.timeout:g} s"
+                if net.timeout is not None
                 else f"{DEFAULT_CONNECT_TIMEOUT:g} s connect, {DEFAULT_READ_TIMEOUT:g} s read"
             )
         elif name == "max_time":

@@ -38,7 +38,7 @@ HELP = f"""\
 /reset           empty the conversation; the system prompt stays
 /system [TEXT]   replace the system prompt for the next answers; alone, show it
 /think on|off    thinking on or off for the next answers
-/effort LEVEL    reasoning effort: {', '.join(validate.EFFORTS)}
+/effort LEVEL    reasoning effort: {", ".join(validate.EFFORTS)}
 /save FILE       write the conversation to FILE as JSONL (the --file format)
 /help            this list
 A line ending in \\ continues on the next line; //TEXT sends /TEXT.
@@ -185,9 +185,7 @@ class ChatLoop:
         conversation = self.history.load()
         system = conversation.system if isinstance(self.system, Keep) else self.system
         save(Path(argument), Conversation(system, conversation.messages))
-        self.job.console.line(
-            f"glm: saved {len(conversation.messages)} messages to {argument}"
-        )
+        self.job.console.line(f"glm: saved {len(conversation.messages)} messages to {argument}")
 
     def _banner(self) -> None:
         if self.job.console.quiet:
@@ -228,4 +226,3 @@ def _complete(text: str, state: int) -> str | None:
         return None
     matches = [command for command in COMMANDS if command.startswith(text)]
     return matches[state] if state < len(matches) else None
-

@@ -26,7 +26,11 @@ JSON_HINT = "Answer with a single JSON value and nothing else."
 _MENTIONS_JSON = re.compile("json", re.IGNORECASE)
 
 
-def load_schema(path: str) -> tuple[dict[str, Any], str]:
+Schema = dict[str, Any] | bool
+"""A JSON Schema: an object, or `true`/`false`."""
+
+
+def load_schema(path: str) -> tuple[Schema, str]:
     """The checked schema, and its text on one line for the system prompt."""
     from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
@@ -44,7 +48,7 @@ def load_schema(path: str) -> tuple[dict[str, Any], str]:
         raise UsageError(f"--schema {path!r}: not a valid JSON Schema ({error.message})") from error
     except RecursionError as error:
         raise UsageError(f"--schema {path!r}: nested too deeply to check") from error
-    return schema, jsontext.compact(text)  # type: ignore[return-value]
+    return schema, jsontext.compact(text)
 
 
 def system_with_hints(system: str | None, prompt: str, schema_text: str | None) -> str | None:
@@ -59,7 +63,7 @@ def system_with_hints(system: str | None, prompt: str, schema_text: str | None) 
     return "\n\n".join(lines) if lines else None
 
 
-def schema_error(schema: dict[str, Any], value: Any) -> str | None:
+def schema_error(schema: Schema, value: Any) -> str | None:
     from jsonschema.validators import validator_for
 
     validator = validator_for(schema)(schema)

@@ -21,9 +21,7 @@ class MaxTimeReached(TransportError):
 class Deadline:
     __slots__ = ("_clock", "_end", "seconds")
 
-    def __init__(
-        self, seconds: float | None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self._clock = clock
         self._end = None if seconds is None else clock() + seconds

@@ -21,7 +21,8 @@ def check_finish(done: Done, log: Log) -> None:
         raise TransportError("the service reported a network error while generating")
     elif reason == "refusal":
         raise UnusableAnswer(
-            f"the model refused: {done.refusal}" if done.refusal
+            f"the model refused: {done.refusal}"
+            if done.refusal
             else "the model refused to answer (finish reason: refusal)"
         )
 

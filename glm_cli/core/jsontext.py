@@ -86,8 +86,10 @@ def loads(data: bytes | str) -> Any:
     of a stream: the depth is walked only when the text holds more brackets than that.
     """
     value = orjson.loads(data)
-    opens = data.count("[") + data.count("{") if isinstance(data, str) else (
-        data.count(b"[") + data.count(b"{")
+    opens = (
+        data.count("[") + data.count("{")
+        if isinstance(data, str)
+        else (data.count(b"[") + data.count(b"{"))
     )
     return check_depth(value) if opens > MAX_DEPTH else value
 
@@ -129,10 +131,14 @@ def dumps(value: Any) -> str:
     from decimal import Decimal
 
     if isinstance(value, dict):
-        return "{" + ",".join(
-            json.dumps(str(key), ensure_ascii=False) + ":" + dumps(item)
-            for key, item in value.items()
-        ) + "}"
+        return (
+            "{"
+            + ",".join(
+                json.dumps(str(key), ensure_ascii=False) + ":" + dumps(item)
+                for key, item in value.items()
+            )
+            + "}"
+        )
     if isinstance(value, list):
         return "[" + ",".join(dumps(item) for item in value) + "]"
     if isinstance(value, Decimal):

@@ -12,8 +12,10 @@ def undecodable(text: str) -> tuple[int, bytes] | None:
         if "\ud800" <= character <= "\udfff":
             offset = len(text[:position].encode("utf-8"))
             code = ord(character)
-            bad = bytes([code - 0xDC00]) if 0xDC80 <= code <= 0xDCFF else (
-                character.encode("utf-8", "surrogatepass")
+            bad = (
+                bytes([code - 0xDC00])
+                if 0xDC80 <= code <= 0xDCFF
+                else (character.encode("utf-8", "surrogatepass"))
             )
             return offset, bad
     return None

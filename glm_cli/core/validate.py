@@ -86,9 +86,10 @@ def seconds(source: str, value: object) -> float:
     allowed = "must be a positive number of seconds"
     if isinstance(value, bool):
         raise _fail(source, value, allowed)
-    is_text_number = isinstance(value, str) and _NUMBER.fullmatch(value.strip())
-    if isinstance(value, int | float) or is_text_number:
-        number = float(value)  # type: ignore[arg-type]
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value.strip())
+    ):
+        number = float(value)
     else:
         raise _fail(source, value, allowed)
     if not math.isfinite(number) or number <= 0:

@@ -74,8 +74,11 @@ def _assistant(result: Result, calls: list[ToolCall], ids: list[str]) -> Message
         message["reasoning_content"] = reasoning
     if calls:
         message["tool_calls"] = [
-            {"id": id_, "type": "function",
-             "function": {"name": call.name or "", "arguments": call.arguments}}
+            {
+                "id": id_,
+                "type": "function",
+                "function": {"name": call.name or "", "arguments": call.arguments},
+            }
             for call, id_ in zip(calls, ids, strict=True)
         ]
     elif message["content"] is None:
@@ -87,10 +90,12 @@ def add_usage(total: Usage, usage: Usage) -> Usage:
     def plus(a: int | None, b: int | None) -> int | None:
         return None if a is None and b is None else (a or 0) + (b or 0)
 
-    return Usage(**{
-        item.name: plus(getattr(total, item.name), getattr(usage, item.name))
-        for item in fields(Usage)
-    })
+    return Usage(
+        **{
+            item.name: plus(getattr(total, item.name), getattr(usage, item.name))
+            for item in fields(Usage)
+        }
+    )
 
 
 class Turn:
@@ -193,7 +198,10 @@ class Turn:
                 self.deadline.check()
                 self.added.append({"role": "tool", "tool_call_id": id_, "content": output})
             following = ChatRequest(
-                self.request.model, [*self.request.messages, *self.added], self.request.system,
-                self.request.stream, self.request.params,
+                self.request.model,
+                [*self.request.messages, *self.added],
+                self.request.system,
+                self.request.stream,
+                self.request.params,
             )
             body = self.client.protocol.encode(following).body

@@ -121,11 +121,11 @@ def _wait_exit(process: Any, ended_signal: int) -> None:
 def _feed(selector: Any, pipe: IO[bytes], pending: memoryview) -> memoryview:
     """Write what the pipe takes now; close it when all is written or the reader left."""
     try:
-        pending = pending[os.write(pipe.fileno(), pending):]
+        pending = pending[os.write(pipe.fileno(), pending) :]
     except BlockingIOError:
         return pending
     except OSError:  # the command does not read its stdin
-        pending = pending[len(pending):]
+        pending = pending[len(pending) :]
     if not pending:
         selector.unregister(pipe.fileno())
         pipe.close()

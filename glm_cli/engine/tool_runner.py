@@ -35,8 +35,6 @@ class LoopSettings:
     confirm: bool = False
 
 
-
-
 def run_call(
     console: Console,
     stderr: IO[bytes],

@@ -25,9 +25,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PRIVATE = 0o600
-_REFUSED = frozenset({
-    errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO,
-})
+_REFUSED = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EIO,
+    }
+)
 
 
 def refused(error: OSError) -> bool:

@@ -100,20 +100,20 @@ def check_message(value: object) -> Message:
     jsontext.check_depth(value)
     role = value.get("role")
     if not isinstance(role, str) or role not in ROLES:
-        raise ValueError(f"\"role\" must be one of {', '.join(ROLES)}, got {role!r}")
+        raise ValueError(f'"role" must be one of {", ".join(ROLES)}, got {role!r}')
     content = value.get("content")
     calls = value.get("tool_calls")
     if calls is not None:
         if role != "assistant":
-            raise ValueError("only an assistant message may have \"tool_calls\"")
+            raise ValueError('only an assistant message may have "tool_calls"')
         if not isinstance(calls, list):
-            raise ValueError("\"tool_calls\" must be a list of objects")
+            raise ValueError('"tool_calls" must be a list of objects')
         for number, call in enumerate(calls, 1):
             _check_call(call, f"tool call {number}")
     if not isinstance(content, str) and not (content is None and calls):
-        raise ValueError("\"content\" must be a string (null only beside \"tool_calls\")")
+        raise ValueError('"content" must be a string (null only beside "tool_calls")')
     if role == "tool" and not isinstance(value.get("tool_call_id"), str):
-        raise ValueError("a tool message needs a \"tool_call_id\" string")
+        raise ValueError('a tool message needs a "tool_call_id" string')
     return value
 
 
@@ -124,19 +124,19 @@ def _check_call(call: object, where: str) -> None:
         raise ValueError(f"{where}: must be a JSON object")
     for key in ("id", "type"):
         if key in call and not isinstance(call[key], str):
-            raise ValueError(f"{where}: \"{key}\" must be a string")
+            raise ValueError(f'{where}: "{key}" must be a string')
     kind = call.get("type") or "function"
     detail = call.get(kind)
     if kind != "function":
         if detail is not None and not isinstance(detail, dict):
-            raise ValueError(f"{where}: \"{kind}\" must be a JSON object")
+            raise ValueError(f'{where}: "{kind}" must be a JSON object')
         return
     if not isinstance(detail, dict):
-        raise ValueError(f"{where}: \"function\" must be a JSON object with a name")
+        raise ValueError(f'{where}: "function" must be a JSON object with a name')
     if not isinstance(detail.get("name"), str):
-        raise ValueError(f"{where}: \"function.name\" must be a string")
+        raise ValueError(f'{where}: "function.name" must be a string')
     if "arguments" in detail and not isinstance(detail["arguments"], str):
-        raise ValueError(f"{where}: \"function.arguments\" must be a string of JSON")
+        raise ValueError(f'{where}: "function.arguments" must be a string of JSON')
 
 
 def message_line(message: Message) -> bytes:
@@ -148,9 +148,11 @@ def message_line(message: Message) -> bytes:
 
 def jsonl(conversation: Conversation) -> bytes:
     """The conversation in the `--file` format: the system prompt first, if any."""
-    lines = [message_line({"role": "system", "content": conversation.system})] if (
-        conversation.system is not None
-    ) else []
+    lines = (
+        [message_line({"role": "system", "content": conversation.system})]
+        if (conversation.system is not None)
+        else []
+    )
     lines.extend(message_line(message) for message in conversation.messages)
     return b"".join(lines)
 
@@ -188,7 +190,7 @@ def window(messages: list[Message], max_history: int | None) -> list[Message]:
     result, without its question.
     """
     if max_history is not None:
-        messages = messages[len(messages) - max_history:] if max_history else []
+        messages = messages[len(messages) - max_history :] if max_history else []
     start = next((i for i, m in enumerate(messages) if m.get("role") == "user"), len(messages))
     return messages[start:]
 
@@ -218,10 +220,13 @@ def for_request(messages: list[Message], max_history: int | None = None) -> list
             elif content:
                 sent.append({"role": "assistant", "content": content})
         elif role == "tool" and message.get("tool_call_id") in called:
-            sent.append({
-                "role": "tool", "content": content or "",
-                "tool_call_id": message.get("tool_call_id"),
-            })
+            sent.append(
+                {
+                    "role": "tool",
+                    "content": content or "",
+                    "tool_call_id": message.get("tool_call_id"),
+                }
+            )
     return sent
 
 
@@ -255,8 +260,11 @@ def _call_line(call: dict[str, Any]) -> ToolCall:
     return ToolCall(
         id=call.get("id"),
         name=source.get("name"),
-        arguments=arguments if isinstance(arguments, str)
-        else "" if arguments is None else orjson.dumps(arguments).decode(),
+        arguments=arguments
+        if isinstance(arguments, str)
+        else ""
+        if arguments is None
+        else orjson.dumps(arguments).decode(),
         kind=str(kind),
         detail=detail if isinstance(detail, dict) else None,
     )

@@ -135,9 +135,11 @@ class FileHistory:
         return fold_system(parse_lines(data, self._where))
 
     def append(self, messages: list[Message], system: SystemChange = KEEP) -> None:
-        lines = [] if isinstance(system, Keep) else [
-            message_line({"role": "system", "content": system or ""})
-        ]
+        lines = (
+            []
+            if isinstance(system, Keep)
+            else [message_line({"role": "system", "content": system or ""})]
+        )
         lines.extend(message_line(message) for message in messages)
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # read: to see the last byte
         with _locked(self.path, flags, fcntl.LOCK_EX) as fd:

@@ -106,8 +106,10 @@ class Store:
                     return None
                 _create(path)
             connection = sqlite3.connect(
-                path.resolve().as_uri() + "?mode=rw", uri=True,
-                timeout=BUSY_TIMEOUT, isolation_level=None,
+                path.resolve().as_uri() + "?mode=rw",
+                uri=True,
+                timeout=BUSY_TIMEOUT,
+                isolation_level=None,
             )
             store = cls(path, connection)
             try:
@@ -284,9 +286,7 @@ def _create(path: Path) -> None:
 def store_error(path: Path, error: sqlite3.Error) -> GlmError:
     """A broken store is the user's file to fix (exit 2); one that cannot be written
     (read-only: the file, its folder or its `-wal`) or is busy is a failure (1)."""
-    if isinstance(error, sqlite3.DatabaseError) and not isinstance(
-        error, sqlite3.OperationalError
-    ):
+    if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError):
         return UsageError(f"the chat store {path} is not usable ({error})")
     if "no such table" in str(error):
         return UsageError(f"{path} is not a glm chat store ({error})")

@@ -125,9 +125,7 @@ class Transport:
         self._client = httpx.Client(
             verify=_verify(urls, environ),
             trust_env=True,
-            limits=httpx.Limits(
-                max_connections=connections, max_keepalive_connections=connections
-            ),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
 
     def close(self) -> None:
@@ -172,7 +170,8 @@ class Transport:
         if response.status_code == 404:
             error.message += f" at {url}" + (
                 " (--base-url should be the service root: drop the trailing /v1)"
-                if "/v1/v1/" in url else ""
+                if "/v1/v1/" in url
+                else ""
             )
         if response.is_redirect:  # never followed: the key goes to the provider's URLs only
             where = response.headers.get("location") or "another URL"

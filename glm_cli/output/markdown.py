@@ -20,11 +20,7 @@ from glm_cli.output.terminal import Env, escape_controls
 
 
 def stdout_color(env: Env) -> bool:
-    return (
-        env.stdout_isatty
-        and "NO_COLOR" not in env.environ
-        and env.environ.get("TERM") != "dumb"
-    )
+    return env.stdout_isatty and "NO_COLOR" not in env.environ and env.environ.get("TERM") != "dumb"
 
 
 def render(text: str, *, color: bool, width: int | None = None) -> str:

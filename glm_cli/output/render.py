@@ -88,7 +88,7 @@ class Renderer:
 
     def restart(self, event: Restart) -> None:
         """A retried attempt begins: forget what the failed one sent."""
-        del self.results[event.kept_results:]
+        del self.results[event.kept_results :]
         self.done = None
         self.console.end_partial_line()
 

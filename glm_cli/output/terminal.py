@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from glm_cli.core.records import record
 
@@ -53,7 +53,7 @@ def _binary(stream: Any) -> IO[bytes] | None:
     if stream is None:
         return None
     buffer = getattr(stream, "buffer", None)
-    return buffer if buffer is not None else stream  # type: ignore[no-any-return]
+    return cast("IO[bytes]", buffer if buffer is not None else stream)
 
 
 def _isatty(stream: Any) -> bool:

@@ -19,9 +19,7 @@ from glm_cli.core.records import record
 from glm_cli.settings.urls import check_url
 
 TOP_LEVEL_KEYS = frozenset({"provider", "model", "api_key", "defaults", "providers"})
-PROVIDER_KEYS = frozenset(
-    {"protocol", "url", "fallback_url", "key_env", "model", "stream_usage"}
-)
+PROVIDER_KEYS = frozenset({"protocol", "url", "fallback_url", "key_env", "model", "stream_usage"})
 PROTOCOLS = ("openai", "anthropic")
 
 Check = Callable[[str, Any], Any]
@@ -135,9 +133,7 @@ def load(path: Path, required: bool) -> tuple[ConfigFile, list[str]]:
     _fill(config, data)
     warnings = []
     if config.api_key and readable_by_others(path):
-        warnings.append(
-            f"{path} holds api_key and is readable by others; run: chmod 600 {path}"
-        )
+        warnings.append(f"{path} holds api_key and is readable by others; run: chmod 600 {path}")
     return config, warnings
 
 

@@ -33,16 +33,25 @@ class Provider:
 
 BUILT_IN: dict[str, Provider] = {
     "evolink": Provider(
-        "evolink", "openai", "EVOLINK_API_KEY",
-        root="https://direct.evolink.ai", fallback_root="https://api.evolink.ai",
+        "evolink",
+        "openai",
+        "EVOLINK_API_KEY",
+        root="https://direct.evolink.ai",
+        fallback_root="https://api.evolink.ai",
     ),
     "evolink-anthropic": Provider(
-        "evolink-anthropic", "anthropic", "EVOLINK_API_KEY",
-        root="https://direct.evolink.ai", fallback_root="https://api.evolink.ai",
+        "evolink-anthropic",
+        "anthropic",
+        "EVOLINK_API_KEY",
+        root="https://direct.evolink.ai",
+        fallback_root="https://api.evolink.ai",
     ),
     "cloudsway": Provider(
-        "cloudsway", "openai", "CLOUDSWAY_API_KEY",
-        root="https://genaiapi-m2.cloudsway.net", needs_endpoint=True,
+        "cloudsway",
+        "openai",
+        "CLOUDSWAY_API_KEY",
+        root="https://genaiapi-m2.cloudsway.net",
+        needs_endpoint=True,
     ),
 }
 
@@ -63,8 +72,12 @@ def find_provider(name: str, config: ConfigFile, source: str) -> Provider:
     if name in config.providers:
         table = config.providers[name]
         return Provider(
-            name, table["protocol"], table.get("key_env"),
-            url=table["url"], fallback_url=table.get("fallback_url"), model=table.get("model"),
+            name,
+            table["protocol"],
+            table.get("key_env"),
+            url=table["url"],
+            fallback_url=table.get("fallback_url"),
+            model=table.get("model"),
             stream_usage=table.get("stream_usage", "true") == "true",
         )
     if name in BUILT_IN:
@@ -148,9 +161,7 @@ def find_api_key(
         if not value.strip():
             raise UsageError(f"--api-key-file {key_file!r}: the file is empty")
         if readable_by_others(path):
-            warnings.append(
-                f"key file {key_file} is readable by others; run: chmod 600 {key_file}"
-            )
+            warnings.append(f"key file {key_file} is readable by others; run: chmod 600 {key_file}")
         return ApiKey(value, "--api-key-file"), warnings
     for variable in ("GLM_API_KEY", provider.key_env):
         if variable and env.get(variable, "").strip():  # a blank one is not set

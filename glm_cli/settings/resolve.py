@@ -112,11 +112,19 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
     )
     if flags.cli("base_url") == "":
         raise UsageError("--base-url '': must not be empty")
-    endpoint = resolve_endpoint(provider, protocol, base_url, endpoint_name, {
-        "protocol": protocol_source, "base_url": base_url_source,
-        "endpoint": config.where("defaults.endpoint") if endpoint_source == "[defaults]"
-        else endpoint_source,
-    })
+    endpoint = resolve_endpoint(
+        provider,
+        protocol,
+        base_url,
+        endpoint_name,
+        {
+            "protocol": protocol_source,
+            "base_url": base_url_source,
+            "endpoint": config.where("defaults.endpoint")
+            if endpoint_source == "[defaults]"
+            else endpoint_source,
+        },
+    )
     model, model_source = _first(
         (flags.cli("model"), "--model"),
         (_env(env, "GLM_MODEL"), "GLM_MODEL"),
@@ -127,9 +135,10 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
         non_empty("--model", flags.cli("model"))
     api_key, warnings = find_api_key(provider, flags.cli("api_key_file"), env, config)
     sources = {
-        "provider": source, "protocol": protocol_source, "base_url": base_url_source,
-        "endpoint": endpoint_source, "model": model_source,
+        "provider": source,
+        "protocol": protocol_source,
+        "base_url": base_url_source,
+        "endpoint": endpoint_source,
+        "model": model_source,
     }
-    return Settings(
-        config, provider, endpoint, model or DEFAULT_MODEL, api_key, warnings, sources
-    )
+    return Settings(config, provider, endpoint, model or DEFAULT_MODEL, api_key, warnings, sources)

@@ -8,6 +8,8 @@ from urllib.parse import SplitResult, urlsplit
 from glm_cli.core.errors import UsageError
 
 SCHEMES = ("http", "https")
+
+
 def bad_character(text: str) -> str | None:
     """What makes `text` unusable in a URL or header: a space, a control character, or
     bytes that were not UTF-8 (surrogate escapes); None when there is none."""

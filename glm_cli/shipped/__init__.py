@@ -24,7 +24,23 @@ from glm_cli.shipped.targets import BASH, FISH, MANPAGE, ROOT, TEMPLATE, ZSH
 from glm_cli.shipped.zsh import render_zsh
 
 __all__ = [
-    "BASH", "FILE_OPTIONS", "FISH", "HELP", "MANPAGE", "ROOT", "TEMPLATE", "ZSH",
-    "Command", "Option", "cli_tree", "fish_quote", "main", "outputs", "render_bash",
-    "render_fish", "render_manpage", "render_zsh", "stale",
+    "BASH",
+    "FILE_OPTIONS",
+    "FISH",
+    "HELP",
+    "MANPAGE",
+    "ROOT",
+    "TEMPLATE",
+    "ZSH",
+    "Command",
+    "Option",
+    "cli_tree",
+    "fish_quote",
+    "main",
+    "outputs",
+    "render_bash",
+    "render_fish",
+    "render_manpage",
+    "render_zsh",
+    "stale",
 ]

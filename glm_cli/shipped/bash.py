@@ -100,7 +100,7 @@ def _path_cases(tree: Command) -> list[str]:
         lines.append(f"            {group.name})")
         lines.append(
             f"                (( COMP_CWORD > {depth} )) && "
-            f"cmd=\"{group.name} ${{COMP_WORDS[{depth}]}}\" ;;"
+            f'cmd="{group.name} ${{COMP_WORDS[{depth}]}}" ;;'
         )
     return lines
 
@@ -123,11 +123,13 @@ def _command_cases(tree: Command) -> list[str]:
 
 
 def render_bash(tree: Command) -> str:
-    return script([
-        *header("bash", _INSTALL),
-        *_START.splitlines(),
-        *_path_cases(tree),
-        *_COMMANDS.splitlines(),
-        *_command_cases(tree),
-        *_END.splitlines(),
-    ])
+    return script(
+        [
+            *header("bash", _INSTALL),
+            *_START.splitlines(),
+            *_path_cases(tree),
+            *_COMMANDS.splitlines(),
+            *_command_cases(tree),
+            *_END.splitlines(),
+        ]
+    )

@@ -9,9 +9,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-FILE_OPTIONS = frozenset({
-    "--tool", "--schema", "--body", "--file", "--prompt-file", "--config", "--api-key-file",
-})
+FILE_OPTIONS = frozenset(
+    {
+        "--tool",
+        "--schema",
+        "--body",
+        "--file",
+        "--prompt-file",
+        "--config",
+        "--api-key-file",
+    }
+)
 """Options whose value is a file, whatever their metavar says."""
 
 _CHOICE_METAVAR = re.compile(r"^[a-z][a-z0-9-]*(\|[a-z][a-z0-9-]*)+$")
@@ -43,8 +51,15 @@ class Option:
 
 
 HELP = Option(
-    "help", ["-h", "--help"], [], None, "Print the help of glm or of a command, and exit.",
-    False, [], False, "GLOBAL",
+    "help",
+    ["-h", "--help"],
+    [],
+    None,
+    "Print the help of glm or of a command, and exit.",
+    False,
+    [],
+    False,
+    "GLOBAL",
 )
 """`--help`, which every command takes."""
 
@@ -98,8 +113,11 @@ def _groups() -> dict[str, str]:
     from glm_cli.cli import options as cli_options
 
     lists = [
-        (name, value) for name, value in vars(cli_options).items()
-        if name.isupper() and isinstance(value, list) and value
+        (name, value)
+        for name, value in vars(cli_options).items()
+        if name.isupper()
+        and isinstance(value, list)
+        and value
         and all(isinstance(item, tuple) and len(item) == 2 for item in value)
     ]
     found: dict[str, tuple[int, str]] = {}

@@ -28,9 +28,7 @@ def first_sentence(text: str) -> str:
     return match.group(1) if match else text
 
 
-def value_action(
-    option: Option, choices: Callable[[str], str], files: str, anything: str
-) -> str:
+def value_action(option: Option, choices: Callable[[str], str], files: str, anything: str) -> str:
     """A shell's way to complete the value of an option that takes one: one of its
     choices (given as words separated by spaces), a file, or anything."""
     if option.choices:

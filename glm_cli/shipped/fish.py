@@ -18,12 +18,14 @@ def _option(condition: str, option: Option, names: list[str]) -> str:
         else:
             parts.append(f"-s {name[1:]}")
     if option.metavar:
-        parts.append(value_action(
-            option,
-            choices=lambda words: f"-x -a {fish_quote(words)}",
-            files="-r -F",
-            anything="-x",
-        ))
+        parts.append(
+            value_action(
+                option,
+                choices=lambda words: f"-x -a {fish_quote(words)}",
+                files="-r -F",
+                anything="-x",
+            )
+        )
     parts.append(f"-d {fish_quote(first_sentence(option.help))}")
     return " ".join(parts)
 
@@ -81,16 +83,19 @@ def _completions(tree: Command) -> list[str]:
         for option in command.options:
             lines += [
                 _option(condition, option, names)
-                for names in (option.names, option.negations) if names
+                for names in (option.names, option.negations)
+                if names
             ]
     return lines
 
 
 def render_fish(tree: Command) -> str:
-    return script([
-        *header("fish", "Install: copy to ~/.config/fish/completions/glm.fish"),
-        *_PATH.splitlines(),
-        *_path_cases(tree),
-        *_AT.splitlines(),
-        *_completions(tree),
-    ])
+    return script(
+        [
+            *header("fish", "Install: copy to ~/.config/fish/completions/glm.fish"),
+            *_PATH.splitlines(),
+            *_path_cases(tree),
+            *_AT.splitlines(),
+            *_completions(tree),
+        ]
+    )

@@ -45,9 +45,7 @@ def render_manpage(tree: Command, template_text: str) -> str:
     keys = {o.key for c in tree.walk() for o in c.options}
     unknown = sorted(set(template.commands) - paths) + sorted(set(template.notes) - keys)
     if unknown:
-        raise SystemExit(
-            f"{TEMPLATE}: prose for what the CLI no longer has: {', '.join(unknown)}"
-        )
+        raise SystemExit(f"{TEMPLATE}: prose for what the CLI no longer has: {', '.join(unknown)}")
     replacements = {
         '.\\" @SYNOPSIS@': _synopsis(tree),
         '.\\" @COMMANDS@': _commands_section(tree, template),

@@ -20,9 +20,7 @@ def _value(option: Option) -> str:
     if not option.metavar:
         return ""
     message = option.metavar.replace(":", "\\:").replace("'", "'\\''")
-    action = value_action(
-        option, choices=lambda words: f"({words})", files="_files", anything=" "
-    )
+    action = value_action(option, choices=lambda words: f"({words})", files="_files", anything=" ")
     return f":{message}:{action}"
 
 
@@ -40,8 +38,7 @@ def _option(option: Option) -> list[str]:
             return [f"'(- *){option.names[0]}[{description}]'"]
         return [f"'(- *)'{{{','.join(option.names)}}}'[{description}]'"]
     names = [
-        (n + ("=" if n.startswith("--") else "+")) if option.metavar else n
-        for n in option.names
+        (n + ("=" if n.startswith("--") else "+")) if option.metavar else n for n in option.names
     ]
     repeat = "*" if option.multiple else ""
     value = _value(option)

@@ -44,7 +44,10 @@ from glm_cli.wire.sse import SSEvent
 DEFAULT_MAX_TOKENS = 8192
 JSON_INSTRUCTION = "Reply with a single valid JSON value only: no prose, no code fence."
 STOP_REASONS = {
-    "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
 }
 
 
@@ -79,17 +82,27 @@ def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
         if role == "system":
             continue
         if role == "tool":
-            role, content = "user", [{
-                "type": "tool_result",
-                "tool_use_id": message.get("tool_call_id"),
-                "content": message.get("content") or "",
-            }]
+            role, content = (
+                "user",
+                [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": message.get("tool_call_id"),
+                        "content": message.get("content") or "",
+                    }
+                ],
+            )
         elif role == "assistant" and message.get("tool_calls"):
             content = _blocks(message.get("content")) if message.get("content") else []
             if message.get("reasoning_content"):  # kept within a tool-calling exchange
-                content.insert(0, {
-                    "type": "thinking", "thinking": message["reasoning_content"], "signature": "",
-                })
+                content.insert(
+                    0,
+                    {
+                        "type": "thinking",
+                        "thinking": message["reasoning_content"],
+                        "signature": "",
+                    },
+                )
             for call in message["tool_calls"]:
                 function = call.get("function")
                 function = function if isinstance(function, dict) else {}
@@ -97,11 +110,14 @@ def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
                     arguments = jsontext.loads(function.get("arguments") or "{}")
                 except ValueError:  # not JSON text, or nested too deeply
                     arguments = {}
-                content.append({
-                    "type": "tool_use", "id": call.get("id"),
-                    "name": function.get("name"),
-                    "input": arguments if isinstance(arguments, dict) else {},
-                })
+                content.append(
+                    {
+                        "type": "tool_use",
+                        "id": call.get("id"),
+                        "name": function.get("name"),
+                        "input": arguments if isinstance(arguments, dict) else {},
+                    }
+                )
         else:
             content = message.get("content") or ""
         if converted and converted[-1]["role"] == role:
@@ -213,20 +229,25 @@ class AnthropicProtocol(WireProtocol):
             elif kind == "tool_use":
                 if exact is None:  # the input is re-encoded: read its numbers exactly
                     exact = _exact_content(body)
-                events.append(ToolCall(
-                    optional_text(block.get("id")), optional_text(block.get("name")),
-                    jsontext.dumps(exact[position].get("input", {})),
-                ))
+                events.append(
+                    ToolCall(
+                        optional_text(block.get("id")),
+                        optional_text(block.get("name")),
+                        jsontext.dumps(exact[position].get("input", {})),
+                    )
+                )
         reason = optional_text(data.get("stop_reason"))
-        events.append(Done(
-            finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
-            refusal=refusal_details(data.get("stop_details")) if reason == "refusal" else None,
-            stop_sequence=optional_text(data.get("stop_sequence")),
-            usage=parse_usage(data.get("usage")),
-            id=optional_text(data.get("id")),
-            model=optional_text(data.get("model")),
-            request_id=optional_text(data.get("request_id")),
-        ))
+        events.append(
+            Done(
+                finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
+                refusal=refusal_details(data.get("stop_details")) if reason == "refusal" else None,
+                stop_sequence=optional_text(data.get("stop_sequence")),
+                usage=parse_usage(data.get("usage")),
+                id=optional_text(data.get("id")),
+                model=optional_text(data.get("model")),
+                request_id=optional_text(data.get("request_id")),
+            )
+        )
         return events
 
     def stream_decoder(self) -> AnthropicStreamDecoder:
@@ -355,13 +376,15 @@ class AnthropicStreamDecoder(StreamDecoder):
             raise truncated_stream()
         events: list[Event] = [tool.call() for _, tool in sorted(self._tools.items())]
         reason = self._stop_reason
-        events.append(Done(
-            finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
-            refusal=self._refusal,
-            stop_sequence=self._stop_sequence,
-            usage=self._usage,
-            id=self._id,
-            model=self._model,
-            request_id=self._request_id,
-        ))
+        events.append(
+            Done(
+                finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
+                refusal=self._refusal,
+                stop_sequence=self._stop_sequence,
+                usage=self._usage,
+                id=self._id,
+                model=self._model,
+                request_id=self._request_id,
+            )
+        )
         return events

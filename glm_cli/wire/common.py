@@ -10,11 +10,22 @@ from glm_cli.core import jsontext
 from glm_cli.core.errors import ServiceError, TransportError
 
 _REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
-    404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
-    413: "Payload Too Large", 422: "Unprocessable Entity", 429: "Too Many Requests",
-    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-    504: "Gateway Timeout", 529: "Overloaded",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    529: "Overloaded",
 }
 
 
@@ -95,9 +106,7 @@ def exact_json(body: bytes) -> Any:
     return jsontext.parse(body.decode("utf-8", "replace"))
 
 
-def error_from_object(
-    error: object, status: int | None, request_id: str | None
-) -> ServiceError:
+def error_from_object(error: object, status: int | None, request_id: str | None) -> ServiceError:
     """An error object (`{"code", "message", "type"}` or a bare string) as a ServiceError."""
     if isinstance(error, dict):
         message = error.get("message")
@@ -105,8 +114,11 @@ def error_from_object(
         kind = error.get("type")
         text = message if isinstance(message, str) and message else "unknown error"
         return ServiceError(
-            text.strip(), status=status, code=code,
-            kind=kind if isinstance(kind, str) else None, request_id=request_id,
+            text.strip(),
+            status=status,
+            code=code,
+            kind=kind if isinstance(kind, str) else None,
+            request_id=request_id,
         )
     text = error if isinstance(error, str) and error else "unknown error"
     return ServiceError(text, status=status, request_id=request_id)

@@ -49,9 +49,11 @@ def parse_usage(usage: object) -> Usage:
         prompt_tokens=optional_int(usage.get("prompt_tokens")),
         completion_tokens=optional_int(usage.get("completion_tokens")),
         reasoning_tokens=optional_int(completion_details.get("reasoning_tokens"))
-        if isinstance(completion_details, dict) else None,
+        if isinstance(completion_details, dict)
+        else None,
         cached_tokens=optional_int(prompt_details.get("cached_tokens"))
-        if isinstance(prompt_details, dict) else None,
+        if isinstance(prompt_details, dict)
+        else None,
         total_tokens=optional_int(usage.get("total_tokens")),
     )
 
@@ -110,7 +112,9 @@ class OpenAIProtocol(WireProtocol):
         messages.extend(request.messages)
         encoded = self.encode_params(request.params)
         body: dict[str, Any] = {
-            "model": request.model, "messages": messages, "stream": request.stream,
+            "model": request.model,
+            "messages": messages,
+            "stream": request.stream,
         }
         body.update(encoded.body)
         if request.stream and request.params.stream_usage:
@@ -148,9 +152,7 @@ class OpenAIProtocol(WireProtocol):
             body["user_id"] = params.user_id
         warnings = []
         if len(params.stop) > 1:
-            warnings.append(
-                f"{len(params.stop)} stop sequences sent; the service honours only one"
-            )
+            warnings.append(f"{len(params.stop)} stop sequences sent; the service honours only one")
         return Encoded(body, warnings)
 
     def set_system(self, body: dict[str, Any], system: str) -> None:
@@ -173,7 +175,12 @@ class OpenAIProtocol(WireProtocol):
         try:
             return self._decode(data, body)
         except (
-            AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError
+            AttributeError,
+            TypeError,
+            KeyError,
+            IndexError,
+            ValueError,
+            RecursionError,
         ) as error:
             raise unexpected_body(body) from error
 
@@ -209,8 +216,7 @@ class OpenAIProtocol(WireProtocol):
         refusal = optional_text(message.get("refusal"))
         events.append(
             Done(
-                finish_reason="refusal" if refusal
-                else optional_text(choice.get("finish_reason")),
+                finish_reason="refusal" if refusal else optional_text(choice.get("finish_reason")),
                 refusal=refusal or None,
                 usage=parse_usage(data.get("usage")),
                 id=optional_text(data.get("id")),

@@ -156,7 +156,7 @@ def event_batches(chunks: Iterable[bytes]) -> Iterator[list[SSEvent]]:
             continue
         view = memoryview(chunk)
         for start in range(0, len(chunk), BATCH_BYTES):
-            batch = decoder.lines(splitter.feed(bytes(view[start:start + BATCH_BYTES])))
+            batch = decoder.lines(splitter.feed(bytes(view[start : start + BATCH_BYTES])))
             if batch:
                 yield batch
     if not splitter.pending():
@@ -175,7 +175,7 @@ def without_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
         if len(head) >= len(_BOM) or not _BOM.startswith(head):
             break
     if head.startswith(_BOM):
-        head = head[len(_BOM):]
+        head = head[len(_BOM) :]
     if head:
         yield head
     yield from iterator

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     print(service.url, flush=True)
     print(
         f"try: GLM_BASE_URL={service.url} GLM_API_KEY=x glm ask hi  (Ctrl-C stops)",
-        file=sys.stderr, flush=True,
+        file=sys.stderr,
+        flush=True,
     )
     try:
         threading.Event().wait()
