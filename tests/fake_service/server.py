@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -358,6 +358,9 @@ class FakeService:
         self._generation = _Generation()
         self._seq = 0
         self._thread: threading.Thread | None = None
+        self.responder: Callable[[Incoming], Step] | None = None
+        """When the script is empty: the step for each request, chosen from it (the
+        default answers every request alike)."""
         self._server = _Server(self, port)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
@@ -383,8 +386,10 @@ class FakeService:
             self._script.extend(steps)
 
     def reset(self) -> None:
-        """Forget the script and the recorded requests; end any stall in progress."""
+        """Forget the script, the responder and the recorded requests; end any stall in
+        progress."""
         with self._lock:
+            self.responder = None
             self._script.clear()
             self._requests.clear()
             self._generation.release.set()
@@ -439,7 +444,8 @@ class FakeService:
                 exchange.send(refusal.status, data, "application/json", refusal.headers)
             else:
                 incoming = Incoming(parsed if isinstance(parsed, dict) else {}, seq)
-                step = step if step is not None else Reply()
+                if step is None:
+                    step = self.responder(incoming) if self.responder else Reply()
                 _perform(exchange, step, route(path) or "openai", incoming)
         except _ClientGone:
             generation.disconnected.set()
