@@ -34,9 +34,11 @@ def test_ci_installs_and_tests_the_way_the_readme_says() -> None:
     assert re.search(r"^pytest$", CI, re.MULTILINE)
 
 
-def test_ci_runs_ruff_and_mypy() -> None:
+def test_ci_runs_ruff_mypy_and_the_layer_contracts() -> None:
     assert re.search(r"^ruff check ", CI, re.MULTILINE)
+    assert re.search(r"^ruff format --check ", CI, re.MULTILINE)
     assert re.search(r"^mypy$", CI, re.MULTILINE)
+    assert re.search(r"lint-imports\"?$", CI, re.MULTILINE)
 
 
 def test_exit_code_table_matches_the_code() -> None:
@@ -44,7 +46,9 @@ def test_exit_code_table_matches_the_code() -> None:
 
     for code in (0, 1, 2, 3, 4, 5, 6):
         assert re.search(rf"^\| {code} \|", README, re.MULTILINE), code
-    assert {0, 1, 2, 3, 4, 5, 6, 130, 141, 143} <= {int(c) for c in ExitCode}
+    assert {0, 1, 2, 3, 4, 5, 6, 141} <= {int(c) for c in ExitCode}
+    deaths = [128 + s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE)]
+    assert re.search(r"^\| " + " / ".join(map(str, deaths)) + r" \|", README, re.MULTILINE)
 
 
 MAN = (ROOT / "man" / "glm.1.in").read_text(encoding="utf-8")
@@ -78,6 +82,7 @@ def test_the_test_command_says_what_ci_adds() -> None:
     sentence = before_tests[before_tests.rindex("Install and run the tests") :]
     assert "runs the test suite only" in sentence
     assert f"`{ruff.group(1)}`" in sentence and "`mypy`" in sentence and "`.ci/run`" in sentence
+    assert "`lint-imports`" in sentence and "`ruff format --check" in sentence
 
 
 def test_the_local_server_in_the_readme_answers_glm(tmp_path: Path) -> None:

@@ -20,12 +20,8 @@ class ExitCode(IntEnum):
     QUOTA = 4
     SERVICE = 5
     UNUSABLE = 6
-    BATCH_PARTIAL = 7
-    # 128 + the signal: what a shell reports for a process that died by it (SPEC §3).
     SIGPIPE = 141
-    INTERRUPTED = 130
-    TERMINATED = 143
-    HANGUP = 129
+    """What a shell reports for a closed stdout (glm dies by SIGPIPE: 128 + 13)."""
 
 
 # Business codes carried in an error body (SPEC §5), with what they mean.

@@ -6,7 +6,6 @@ instead of printing, so the caller decides (and `--quiet` can silence them).
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import field
@@ -194,7 +193,3 @@ def _provider_table(config: ConfigFile, name: str, table: object) -> dict[str, s
         if key in checked:
             check_url(config.where(f"{prefix}.{key}"), checked[key])
     return checked
-
-
-def environ() -> dict[str, str]:
-    return dict(os.environ)
