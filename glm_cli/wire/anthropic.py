@@ -27,6 +27,7 @@ from glm_cli.core.messages import (
     Usage,
 )
 from glm_cli.wire.common import (
+    done_from_body,
     exact_json,
     in_stream_error,
     load_json_object,
@@ -238,14 +239,12 @@ class AnthropicProtocol(WireProtocol):
                 )
         reason = optional_text(data.get("stop_reason"))
         events.append(
-            Done(
+            done_from_body(
+                data,
                 finish_reason=STOP_REASONS.get(reason, reason) if reason else None,
                 refusal=refusal_details(data.get("stop_details")) if reason == "refusal" else None,
                 stop_sequence=optional_text(data.get("stop_sequence")),
                 usage=parse_usage(data.get("usage")),
-                id=optional_text(data.get("id")),
-                model=optional_text(data.get("model")),
-                request_id=optional_text(data.get("request_id")),
             )
         )
         return events

@@ -8,6 +8,7 @@ import orjson
 
 from glm_cli.core import jsontext
 from glm_cli.core.errors import ServiceError, TransportError
+from glm_cli.core.messages import Done
 
 _REASONS = {
     400: "Bad Request",
@@ -159,4 +160,15 @@ def unexpected_body(body: bytes) -> TransportError:
 def truncated_stream() -> TransportError:
     return TransportError(
         "the stream ended before the answer was complete (no finish reason)", retryable=True
+    )
+
+
+def done_from_body(data: dict[str, Any], **fields: Any) -> Done:
+    """The `Done` of a whole response body: `fields` (finish reason, usage...) and the
+    ids every body carries at its top level."""
+    return Done(
+        id=optional_text(data.get("id")),
+        model=optional_text(data.get("model")),
+        request_id=optional_text(data.get("request_id")),
+        **fields,
     )

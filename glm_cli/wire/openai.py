@@ -25,6 +25,7 @@ from glm_cli.core.messages import (
 )
 from glm_cli.wire.common import (
     dict_items,
+    done_from_body,
     exact_json,
     first_choice,
     in_stream_error,
@@ -215,13 +216,11 @@ class OpenAIProtocol(WireProtocol):
                 events.append(tool_call_from_object(call))
         refusal = optional_text(message.get("refusal"))
         events.append(
-            Done(
+            done_from_body(
+                data,
                 finish_reason="refusal" if refusal else optional_text(choice.get("finish_reason")),
                 refusal=refusal or None,
                 usage=parse_usage(data.get("usage")),
-                id=optional_text(data.get("id")),
-                model=optional_text(data.get("model")),
-                request_id=optional_text(data.get("request_id")),
                 content_filter=_filters(data.get("content_filter")),
             )
         )
