@@ -14,28 +14,16 @@ from glm_cli.output.render import NdjsonRenderer, Renderer, TextRenderer
 
 def make_renderer(job: Job) -> Renderer:
     output = job.output
+    shown = {"show_usage": output.usage, "sources": output.sources}
     if output.ndjson:
-        return NdjsonRenderer(
-            job.sink, job.console, show_usage=output.usage, sources=output.sources
-        )
+        return NdjsonRenderer(job.sink, job.console, **shown)
     if job.flags.switch("markdown") and job.env.stdout_isatty:
         from glm_cli.output.markdown import MarkdownRenderer
 
         return MarkdownRenderer(
-            job.sink,
-            job.console,
-            env=job.env,
-            show_thinking=output.show_thinking,
-            show_usage=output.usage,
-            sources=output.sources,
+            job.sink, job.console, env=job.env, show_thinking=output.show_thinking, **shown
         )
-    return TextRenderer(
-        job.sink,
-        job.console,
-        show_thinking=output.show_thinking,
-        show_usage=output.usage,
-        sources=output.sources,
-    )
+    return TextRenderer(job.sink, job.console, show_thinking=output.show_thinking, **shown)
 
 
 def turn(

@@ -14,8 +14,8 @@ import shutil
 from typing import Any
 
 from glm_cli.core.errors import GlmError
-from glm_cli.core.messages import Content, Done, Event, Restart
-from glm_cli.output.render import TextRenderer
+from glm_cli.core.messages import Content, Done, Restart
+from glm_cli.output.render import Renderer, TextRenderer
 from glm_cli.output.terminal import Env, escape_controls
 
 
@@ -52,20 +52,16 @@ class MarkdownRenderer(TextRenderer):
         self.env = env
         self._parts: list[str] = []
 
-    def feed(self, batch: list[Event]) -> None:
-        for event in batch:
-            self.handle(event)
-        self.sink.flush()
+    feed = Renderer.feed  # every delta through `content`, not the text fast path
 
-    def handle(self, event: Event) -> None:
-        if type(event) is Content:
-            if not self._parts:
-                self.console.spinner_label("writing…")
-            self._parts.append(event.text)
-            return
-        if type(event) is Done:
-            self._flush_rendered()
-        super().handle(event)
+    def content(self, event: Content) -> None:
+        if not self._parts:
+            self.console.spinner_label("writing…")
+        self._parts.append(event.text)
+
+    def finish(self, done: Done) -> None:
+        self._flush_rendered()
+        super().finish(done)
 
     def restart(self, event: Restart) -> None:
         super().restart(event)

@@ -16,7 +16,7 @@ In a pipe or a file the answer's bytes pass unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -64,6 +64,16 @@ class Renderer:
         self.terminal = console.env.stdout_isatty
         """stdout is a terminal: control characters from the service are shown escaped."""
         self._start = sink.written
+        self._on: dict[type, Callable[[Any], None]] = {
+            Content: self.content,
+            Reasoning: self.reasoning,
+            ToolCall: self.tool_call,
+            WebSearch: self.web_search,
+            Done: self.finish,
+            Restart: self.restart,
+            Payload: self.payload,
+        }
+        """Which method takes each kind of event."""
 
     def may_retry(self) -> bool:
         """Whether a failed attempt may be retried: nothing of this answer was written."""
@@ -84,7 +94,30 @@ class Renderer:
         self.sink.flush()
 
     def handle(self, event: Event) -> None:
-        raise NotImplementedError
+        self._on[type(event)](event)
+
+    # What each kind of event does; a renderer overrides those it shows.
+
+    def content(self, event: Content) -> None:
+        """The answer's text."""
+
+    def reasoning(self, event: Reasoning) -> None:
+        """Reasoning: never stdout in text mode."""
+
+    def tool_call(self, event: ToolCall) -> None:
+        """A tool call the model asked for."""
+
+    def web_search(self, event: WebSearch) -> None:
+        self.results.extend(event.results)
+
+    def finish(self, done: Done) -> None:
+        """The end of the answer."""
+        self.done = done
+        self.sink.flush()
+        check_finish(done, self.console)
+
+    def payload(self, event: Payload) -> None:
+        """The wire's own bytes: only `glm raw` shows them."""
 
     def restart(self, event: Restart) -> None:
         """A retried attempt begins: forget what the failed one sent."""
@@ -160,26 +193,21 @@ class TextRenderer(Renderer):
         # orjson refuses lone surrogates, so a decoded text always encodes
         self.sink.put(text.encode())
 
-    def handle(self, event: Event) -> None:
-        if type(event) is Content:
-            self._text([event.text])
-        elif type(event) is Reasoning:
-            if self.show_thinking:
-                self.console.thinking(event.text)
-        elif type(event) is ToolCall:
-            self._tool_calls.append(event)
-        elif type(event) is WebSearch:
-            self.results.extend(event.results)
-        elif type(event) is Done:
-            self._finish(event)
-        elif type(event) is Restart:
-            self.restart(event)
+    def content(self, event: Content) -> None:
+        self._text([event.text])
+
+    def reasoning(self, event: Reasoning) -> None:
+        if self.show_thinking:
+            self.console.thinking(event.text)
+
+    def tool_call(self, event: ToolCall) -> None:
+        self._tool_calls.append(event)
 
     def restart(self, event: Restart) -> None:
         super().restart(event)
         self._tool_calls = []
 
-    def _finish(self, done: Done) -> None:
+    def finish(self, done: Done) -> None:
         self.done = done
         self.console.end_partial_line()
         self.end_line()
@@ -197,27 +225,25 @@ class TextRenderer(Renderer):
 
 
 class NdjsonRenderer(Renderer):
-    def handle(self, event: Event) -> None:
-        if type(event) is Content:
-            self._line({"type": "content", "text": event.text})
-        elif type(event) is Reasoning:
-            self._line({"type": "reasoning", "text": event.text})
-        elif type(event) is ToolCall:
-            # an MCP call is told by its "mcp" object here
-            line, _ = tool_call_json(event, prefix={"type": "tool_call"}, kind=False)
-            self.json_line(line)
-        elif type(event) is WebSearch:
-            self.results.extend(event.results)
-            self._line({"type": "web_search", "results": event.results})
-        elif type(event) is Done:
-            self._finish(event)
-        elif type(event) is Restart:
-            self.restart(event)
+    def content(self, event: Content) -> None:
+        self._line({"type": "content", "text": event.text})
+
+    def reasoning(self, event: Reasoning) -> None:
+        self._line({"type": "reasoning", "text": event.text})
+
+    def tool_call(self, event: ToolCall) -> None:
+        # an MCP call is told by its "mcp" object here
+        line, _ = tool_call_json(event, prefix={"type": "tool_call"}, kind=False)
+        self.json_line(line)
+
+    def web_search(self, event: WebSearch) -> None:
+        super().web_search(event)
+        self._line({"type": "web_search", "results": event.results})
 
     def _line(self, obj: dict[str, Any]) -> None:
         self.json_line(orjson.dumps(obj))
 
-    def _finish(self, done: Done) -> None:
+    def finish(self, done: Done) -> None:
         self.done = done
         self._line(done_object(done))
         self.sink.flush()
@@ -243,17 +269,13 @@ class WireRenderer(Renderer):
         data = self.redact.bytes(data)
         return escape_bytes(data) if self.terminal else data
 
-    def handle(self, event: Event) -> None:
-        if type(event) is Payload:
-            data = event.data
-            if event.whole:
-                data = self.shown(data)
-                self.sink.put(data if data.endswith(b"\n") else data + b"\n")
-            elif data != b"[DONE]":  # the stream's end marker is not a payload
-                self.sink.put(self.shown(one_line(data)) + b"\n")
-        elif type(event) is Done:
-            self.sink.flush()
-            check_finish(event, self.console)
+    def payload(self, event: Payload) -> None:
+        data = event.data
+        if event.whole:
+            data = self.shown(data)
+            self.sink.put(data if data.endswith(b"\n") else data + b"\n")
+        elif data != b"[DONE]":  # the stream's end marker is not a payload
+            self.sink.put(self.shown(one_line(data)) + b"\n")
 
     def failed(self, error: GlmError) -> None:
         body = getattr(error, "body", None)
