@@ -15,592 +15,278 @@ import typer
 
 from glm_cli.core.validate import EFFORTS
 
-OptionList = list[tuple[str, Any]]
+Option = tuple[str, Any]
+"""A parameter's name and its typer declaration (an `Annotated` type)."""
+OptionList = list[Option]
 
 PROVIDERS_HELP = "evolink (default), evolink-anthropic, cloudsway, or one from the config"
 
+
+def argument(name: str, *, metavar: str, help: str) -> Option:
+    """The command's words (`PROMPT...`)."""
+    info = typer.Argument(help=help, metavar=metavar, show_default=False)
+    return name, Annotated[list[str] | None, info]
+
+
+def value(name: str, *flags: str, metavar: str, help: str) -> Option:
+    """An option that takes a value, kept as text (`validate` checks it)."""
+    return name, Annotated[str | None, typer.Option(*flags, metavar=metavar, help=help)]
+
+
+def values(name: str, *flags: str, metavar: str, help: str) -> Option:
+    """An option that may be repeated."""
+    return name, Annotated[list[str] | None, typer.Option(*flags, metavar=metavar, help=help)]
+
+
+def switch(name: str, *flags: str, help: str) -> Option:
+    """On (or off, `--x/--no-x`), or not given at all: `[defaults]` may set it."""
+    return name, Annotated[bool | None, typer.Option(*flags, help=help, show_default=False)]
+
+
+def flag(name: str, *flags: str, help: str) -> Option:
+    """On or off for this run only (`[defaults]` cannot set it)."""
+    return name, Annotated[bool, typer.Option(*flags, help=help)]
+
+
 PROMPT: OptionList = [
-    (
+    argument(
         "prompt",
-        Annotated[
-            list[str] | None,
-            typer.Argument(
-                help="The prompt's words, joined with spaces; a lone - stands for stdin.",
-                metavar="PROMPT...",
-                show_default=False,
-            ),
-        ],
+        metavar="PROMPT...",
+        help="The prompt's words, joined with spaces; a lone - stands for stdin.",
     ),
-    (
+    values(
         "prompt_file",
-        Annotated[
-            list[str] | None,
-            typer.Option(
-                "--prompt-file",
-                metavar="PATH",
-                help="Add a file's text to the prompt (repeatable); - reads stdin.",
-            ),
-        ],
+        "--prompt-file",
+        metavar="PATH",
+        help="Add a file's text to the prompt (repeatable); - reads stdin.",
     ),
-    (
-        "no_stdin",
-        Annotated[
-            bool,
-            typer.Option(
-                "--no-stdin", "-n", help="Never read stdin (for while-read loops, cron, ssh)."
-            ),
-        ],
+    flag(
+        "no_stdin", "--no-stdin", "-n", help="Never read stdin (for while-read loops, cron, ssh)."
     ),
-    (
+    value(
         "system",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--system",
-                "-s",
-                metavar="TEXT|@PATH",
-                help="The system prompt; @PATH reads it from a file, @- from stdin, @@ starts it "
-                "with a literal @.",
-            ),
-        ],
+        "--system",
+        "-s",
+        metavar="TEXT|@PATH",
+        help="The system prompt; @PATH reads it from a file, @- from stdin, "
+        "@@ starts it with a literal @.",
     ),
 ]
 
 REQUEST: OptionList = [
-    (
-        "model",
-        Annotated[
-            str | None,
-            typer.Option("--model", "-m", metavar="NAME", help="Model name (default glm-5.2)."),
-        ],
-    ),
-    (
-        "effort",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--effort", metavar="LEVEL", help=f"Reasoning effort: {', '.join(EFFORTS)}."
-            ),
-        ],
-    ),
-    (
-        "think",
-        Annotated[
-            bool | None,
-            typer.Option("--think/--no-think", help="Turn thinking on or off.", show_default=False),
-        ],
-    ),
-    (
+    value("model", "--model", "-m", metavar="NAME", help="Model name (default glm-5.2)."),
+    value("effort", "--effort", metavar="LEVEL", help=f"Reasoning effort: {', '.join(EFFORTS)}."),
+    switch("think", "--think/--no-think", help="Turn thinking on or off."),
+    value(
         "temperature",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--temperature",
-                "-t",
-                metavar="X",
-                help="Sampling temperature, 0 to 1, two decimals.",
-            ),
-        ],
+        "--temperature",
+        "-t",
+        metavar="X",
+        help="Sampling temperature, 0 to 1, two decimals.",
     ),
-    (
+    value(
         "top_p",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--top-p",
-                metavar="X",
-                help="Nucleus sampling, 0.01 to 1, two decimals (anthropic: 0 to 1).",
-            ),
-        ],
+        "--top-p",
+        metavar="X",
+        help="Nucleus sampling, 0.01 to 1, two decimals (anthropic: 0 to 1).",
     ),
-    (
-        "top_k",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--top-k", metavar="N", help="Sample from the N likeliest tokens (anthropic only)."
-            ),
-        ],
+    value(
+        "top_k", "--top-k", metavar="N", help="Sample from the N likeliest tokens (anthropic only)."
     ),
-    (
-        "max_tokens",
-        Annotated[
-            str | None,
-            typer.Option("--max-tokens", metavar="N", help="Most tokens to generate, 1 to 131072."),
-        ],
-    ),
-    (
-        "greedy",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--greedy", help="Greedy decoding (do_sample: false).", show_default=False
-            ),
-        ],
-    ),
-    (
-        "stop",
-        Annotated[
-            list[str] | None,
-            typer.Option("--stop", metavar="TEXT", help="Stop sequence (repeatable, at most 4)."),
-        ],
-    ),
-    (
+    value("max_tokens", "--max-tokens", metavar="N", help="Most tokens to generate, 1 to 131072."),
+    switch("greedy", "--greedy", help="Greedy decoding (do_sample: false)."),
+    values("stop", "--stop", metavar="TEXT", help="Stop sequence (repeatable, at most 4)."),
+    value(
         "request_id",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--request-id",
-                metavar="ID",
-                help="Request id sent to the service, 6-64 characters.",
-            ),
-        ],
+        "--request-id",
+        metavar="ID",
+        help="Request id sent to the service, 6-64 characters.",
     ),
-    (
+    value(
         "user_id",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--user-id", metavar="ID", help="End-user id sent to the service, 6-128 characters."
-            ),
-        ],
+        "--user-id",
+        metavar="ID",
+        help="End-user id sent to the service, 6-128 characters.",
     ),
-    (
-        "stream",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--stream/--no-stream",
-                help="Stream the answer (default: stream).",
-                show_default=False,
-            ),
-        ],
-    ),
+    switch("stream", "--stream/--no-stream", help="Stream the answer (default: stream)."),
 ]
 
 CONNECTION: OptionList = [
-    (
-        "provider",
-        Annotated[str | None, typer.Option("--provider", metavar="NAME", help=PROVIDERS_HELP)],
-    ),
-    (
+    value("provider", "--provider", metavar="NAME", help=PROVIDERS_HELP),
+    value(
         "protocol",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--protocol",
-                metavar="openai|anthropic",
-                help="Wire protocol (default: the provider's).",
-            ),
-        ],
+        "--protocol",
+        metavar="openai|anthropic",
+        help="Wire protocol (default: the provider's).",
     ),
-    (
+    value(
         "base_url",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--base-url",
-                metavar="URL",
-                help="Service root, e.g. http://127.0.0.1:8080; glm appends the protocol's path.",
-            ),
-        ],
+        "--base-url",
+        metavar="URL",
+        help="Service root, e.g. http://127.0.0.1:8080; glm appends the protocol's path.",
     ),
-    (
-        "endpoint",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--endpoint", metavar="NAME", help="The {endpoint} of the Cloudsway path."
-            ),
-        ],
-    ),
-    (
-        "api_key_file",
-        Annotated[
-            str | None,
-            typer.Option("--api-key-file", metavar="PATH", help="Read the API key from a file."),
-        ],
-    ),
-    (
-        "config",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--config", metavar="PATH", help="Config file to use instead of the default."
-            ),
-        ],
-    ),
-    (
+    value("endpoint", "--endpoint", metavar="NAME", help="The {endpoint} of the Cloudsway path."),
+    value("api_key_file", "--api-key-file", metavar="PATH", help="Read the API key from a file."),
+    value("config", "--config", metavar="PATH", help="Config file to use instead of the default."),
+    value(
         "timeout",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--timeout",
-                metavar="SECONDS",
-                help="Bound connecting and any silence between bytes (default 10 s / 300 s).",
-            ),
-        ],
+        "--timeout",
+        metavar="SECONDS",
+        help="Bound connecting and any silence between bytes (default 10 s / 300 s).",
     ),
-    (
-        "max_time",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--max-time", metavar="SECONDS", help="Bound the whole run, retries included."
-            ),
-        ],
+    value(
+        "max_time", "--max-time", metavar="SECONDS", help="Bound the whole run, retries included."
     ),
-    (
-        "retries",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--retries", metavar="N", help="Retries on transient failures (default 2)."
-            ),
-        ],
-    ),
+    value("retries", "--retries", metavar="N", help="Retries on transient failures (default 2)."),
 ]
 
 OUTPUT: OptionList = [
-    (
-        "show_thinking",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--show-thinking",
-                help="Write the reasoning to stderr as it arrives.",
-                show_default=False,
-            ),
-        ],
-    ),
-    (
-        "usage",
-        Annotated[
-            bool | None,
-            typer.Option("--usage", help="Token usage to stderr at the end.", show_default=False),
-        ],
-    ),
-    (
-        "sources",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--sources",
-                help="Web-search results (title and link) to stderr.",
-                show_default=False,
-            ),
-        ],
-    ),
-    (
-        "quiet",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--quiet", "-q", help="Silence warnings (errors still print).", show_default=False
-            ),
-        ],
-    ),
-    (
-        "verbose",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--verbose",
-                help="Say which provider, URL, model and retries are used.",
-                show_default=False,
-            ),
-        ],
-    ),
-    (
-        "debug",
-        Annotated[
-            bool,
-            typer.Option(
-                "--debug", help="Tracebacks, and the HTTP exchange on stderr (key redacted)."
-            ),
-        ],
-    ),
-    (
-        "dry_run",
-        Annotated[
-            bool,
-            typer.Option(
-                "--dry-run", help="Print the request as JSON (key redacted); send nothing."
-            ),
-        ],
-    ),
+    switch("show_thinking", "--show-thinking", help="Write the reasoning to stderr as it arrives."),
+    switch("usage", "--usage", help="Token usage to stderr at the end."),
+    switch("sources", "--sources", help="Web-search results (title and link) to stderr."),
+    switch("quiet", "--quiet", "-q", help="Silence warnings (errors still print)."),
+    switch("verbose", "--verbose", help="Say which provider, URL, model and retries are used."),
+    flag("debug", "--debug", help="Tracebacks, and the HTTP exchange on stderr (key redacted)."),
+    flag("dry_run", "--dry-run", help="Print the request as JSON (key redacted); send nothing."),
 ]
 
 NDJSON: OptionList = [
-    (
-        "ndjson",
-        Annotated[bool, typer.Option("--ndjson", help="One JSON event per line instead of text.")],
-    ),
+    flag("ndjson", "--ndjson", help="One JSON event per line instead of text."),
 ]
 
 MARKDOWN: OptionList = [
-    (
+    switch(
         "markdown",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--markdown",
-                help="Render the answer as Markdown on a terminal (plain text otherwise).",
-                show_default=False,
-            ),
-        ],
+        "--markdown",
+        help="Render the answer as Markdown on a terminal (plain text otherwise).",
     ),
 ]
 
 CONFIG_INIT: OptionList = [
-    ("force", Annotated[bool, typer.Option("--force", help="Overwrite an existing config file.")]),
+    flag("force", "--force", help="Overwrite an existing config file."),
 ]
 
 JSON_ONLY: OptionList = [
-    (
-        "pretty",
-        Annotated[
-            bool | None, typer.Option("--pretty", help="Indent the JSON.", show_default=False)
-        ],
-    ),
-    (
+    switch("pretty", "--pretty", help="Indent the JSON."),
+    value(
         "schema",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--schema",
-                metavar="FILE",
-                help="JSON Schema the answer must match (one repair retry).",
-            ),
-        ],
+        "--schema",
+        metavar="FILE",
+        help="JSON Schema the answer must match (one repair retry).",
     ),
 ]
 
 RAW_ONLY: OptionList = [
-    (
+    value(
         "body",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--body",
-                metavar="FILE|-",
-                help="Send this JSON request body; flags override its fields.",
-            ),
-        ],
+        "--body",
+        metavar="FILE|-",
+        help="Send this JSON request body; flags override its fields.",
     ),
 ]
 
 CHAT: OptionList = [
-    (
+    value(
         "session",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--session",
-                metavar="NAME",
-                help="Continue this session of the local store (scripts: 'default').",
-            ),
-        ],
+        "--session",
+        metavar="NAME",
+        help="Continue this session of the local store (scripts: 'default').",
     ),
-    (
+    value(
         "file",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--file",
-                metavar="PATH",
-                help="Continue the conversation in this JSONL file (created if missing).",
-            ),
-        ],
+        "--file",
+        metavar="PATH",
+        help="Continue the conversation in this JSONL file (created if missing).",
     ),
-    (
-        "reset",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--reset",
-                help="Empty the session or file first; with no prompt, only that.",
-                show_default=False,
-            ),
-        ],
-    ),
-    (
+    switch("reset", "--reset", help="Empty the session or file first; with no prompt, only that."),
+    value(
         "max_history",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--max-history",
-                metavar="N",
-                help="Send only the last N messages of the history "
-                "(the system prompt always goes).",
-            ),
-        ],
+        "--max-history",
+        metavar="N",
+        help="Send only the last N messages of the history (the system prompt always goes).",
     ),
-    (
+    switch(
         "list_sessions",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--list",
-                help="List the sessions: NAME, MESSAGES, LAST_USED, tab-separated.",
-                show_default=False,
-            ),
-        ],
+        "--list",
+        help="List the sessions: NAME, MESSAGES, LAST_USED, tab-separated.",
     ),
-    (
+    value(
         "show",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--show",
-                metavar="NAME",
-                help="Print a session's transcript (--ndjson: one message per line, as --file).",
-            ),
-        ],
+        "--show",
+        metavar="NAME",
+        help="Print a session's transcript (--ndjson: one message per line, as --file).",
     ),
-    (
-        "delete",
-        Annotated[str | None, typer.Option("--delete", metavar="NAME", help="Delete a session.")],
-    ),
+    value("delete", "--delete", metavar="NAME", help="Delete a session."),
 ]
 
 TOOL_DEFINITIONS: OptionList = [
-    (
+    values(
         "tool",
-        Annotated[
-            list[str] | None,
-            typer.Option(
-                "--tool",
-                metavar="FILE",
-                help="Function tools from a JSON file: one tool or a list (repeatable).",
-            ),
-        ],
+        "--tool",
+        metavar="FILE",
+        help="Function tools from a JSON file: one tool or a list (repeatable).",
     ),
-    (
-        "web_search",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--web-search",
-                help="Offer the service's web search (openai protocol).",
-                show_default=False,
-            ),
-        ],
-    ),
-    (
+    switch("web_search", "--web-search", help="Offer the service's web search (openai protocol)."),
+    values(
         "web_search_opt",
-        Annotated[
-            list[str] | None,
-            typer.Option(
-                "--web-search-opt",
-                metavar="KEY=VALUE",
-                help="A web_search field: count, search_engine, search_recency_filter, "
-                "search_domain_filter, content_size... (repeatable).",
-            ),
-        ],
+        "--web-search-opt",
+        metavar="KEY=VALUE",
+        help="A web_search field: count, search_engine, search_recency_filter, "
+        "search_domain_filter, content_size... (repeatable).",
     ),
-    (
+    value(
         "retrieval",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--retrieval",
-                metavar="ID",
-                help="Offer knowledge-base retrieval (openai protocol).",
-            ),
-        ],
+        "--retrieval",
+        metavar="ID",
+        help="Offer knowledge-base retrieval (openai protocol).",
     ),
-    (
+    value(
         "retrieval_template",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--retrieval-template", metavar="TEXT", help="The retrieval tool's prompt_template."
-            ),
-        ],
+        "--retrieval-template",
+        metavar="TEXT",
+        help="The retrieval tool's prompt_template.",
     ),
-    (
+    values(
         "mcp",
-        Annotated[
-            list[str] | None,
-            typer.Option(
-                "--mcp",
-                metavar="LABEL[=URL]",
-                help="Offer an MCP server; a label alone names a hosted one (repeatable; openai "
-                "protocol).",
-            ),
-        ],
+        "--mcp",
+        metavar="LABEL[=URL]",
+        help="Offer an MCP server; a label alone names a hosted one (repeatable; openai protocol).",
     ),
-    (
+    values(
         "mcp_header",
-        Annotated[
-            list[str] | None,
-            typer.Option(
-                "--mcp-header",
-                metavar="LABEL:NAME=VALUE",
-                help="An HTTP header for an MCP server (repeatable).",
-            ),
-        ],
+        "--mcp-header",
+        metavar="LABEL:NAME=VALUE",
+        help="An HTTP header for an MCP server (repeatable).",
     ),
-    (
+    value(
         "mcp_transport",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--mcp-transport",
-                metavar="sse|streamable-http",
-                help="How the service talks to the MCP servers.",
-            ),
-        ],
+        "--mcp-transport",
+        metavar="sse|streamable-http",
+        help="How the service talks to the MCP servers.",
     ),
 ]
 
 TOOL_LOOP: OptionList = [
-    (
+    values(
         "tool_cmd",
-        Annotated[
-            list[str] | None,
-            typer.Option(
-                "--tool-cmd",
-                metavar="NAME=COMMAND",
-                help="Run COMMAND (no shell) when the model calls NAME: arguments as JSON on "
-                "stdin, stdout is the result (repeatable).",
-            ),
-        ],
+        "--tool-cmd",
+        metavar="NAME=COMMAND",
+        help="Run COMMAND (no shell) when the model calls NAME: arguments as JSON on "
+        "stdin, stdout is the result (repeatable).",
     ),
-    (
+    value(
         "max_tool_rounds",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--max-tool-rounds",
-                metavar="N",
-                help="Most rounds of tool runs before giving up with exit 6 (default 8).",
-            ),
-        ],
+        "--max-tool-rounds",
+        metavar="N",
+        help="Most rounds of tool runs before giving up with exit 6 (default 8).",
     ),
-    (
+    value(
         "tool_timeout",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--tool-timeout",
-                metavar="SECONDS",
-                help="Bound each tool run (default 60); a timeout is an error result.",
-            ),
-        ],
+        "--tool-timeout",
+        metavar="SECONDS",
+        help="Bound each tool run (default 60); a timeout is an error result.",
     ),
-    (
-        "tool_confirm",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--tool-confirm",
-                help="Ask on the terminal before each tool run.",
-                show_default=False,
-            ),
-        ],
-    ),
+    switch("tool_confirm", "--tool-confirm", help="Ask on the terminal before each tool run."),
 ]
 
 TOOLS: OptionList = TOOL_DEFINITIONS + TOOL_LOOP
