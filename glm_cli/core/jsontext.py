@@ -94,6 +94,13 @@ def loads(data: bytes | str) -> Any:
     return check_depth(value) if opens > MAX_DEPTH else value
 
 
+def check_nesting(data: bytes, value: Any) -> None:
+    """`value`, parsed from `data` by orjson, nests at most `MAX_DEPTH` levels (TooDeep
+    otherwise); walked only when `data` holds more brackets than that."""
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH:
+        check_depth(value)
+
+
 def compact(text: str) -> str:
     """One line: whitespace between tokens removed, strings and numbers untouched."""
     return "".join(t for t in _TOKEN.findall(text) if not t[0].isspace())

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from glm_cli.core import jsontext
 from glm_cli.core.errors import TransportError, UsageError
 from glm_cli.core.messages import (
@@ -298,7 +300,9 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     def feed(self, event: SSEvent) -> list[Event]:
         try:
-            data = jsontext.loads(event.data)
+            data = orjson.loads(event.data)
+            if type(data) is dict and data.get("type") != "content_block_delta":
+                jsontext.check_nesting(event.data, data)  # a delta carries only text
         except ValueError as error:  # not JSON, or nested too deeply to write out again
             raise malformed_chunk(event.data) from error
         if not isinstance(data, dict):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from glm_cli.core import jsontext
 from glm_cli.core.errors import TransportError, UsageError
 from glm_cli.core.messages import (
@@ -265,11 +267,12 @@ class OpenAIStreamDecoder(StreamDecoder):
 
     def feed(self, event: SSEvent) -> list[Event]:
         """One chunk. The common case (a delta holding only text) takes the fewest steps:
-        this runs once per streamed token."""
+        this runs once per streamed token. Only what glm may write out again (tool
+        calls, web search, filters) is checked for nesting too deep to write."""
         data = event.data
         try:
-            chunk = jsontext.loads(data)
-        except ValueError as error:  # not JSON, or nested too deeply to write out again
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
             if data == b"[DONE]":
                 self.done = True
                 return []
@@ -285,6 +288,7 @@ class OpenAIStreamDecoder(StreamDecoder):
         # text belongs) surfaces as one of these lookup errors: a malformed chunk.
         try:
             if not _OCCASIONAL_KEYS.isdisjoint(chunk):
+                jsontext.check_nesting(data, chunk)
                 self._occasional_fields(chunk, events)
             choices = chunk.get("choices")
             if choices:
@@ -304,13 +308,14 @@ class OpenAIStreamDecoder(StreamDecoder):
                     ):
                         events.append(Content(text))
                     else:
+                        jsontext.check_nesting(data, chunk)
                         self._delta(delta, text, events)
                 reason = choice.get("finish_reason")
                 if reason:
                     self._finish_reason = required_text(reason)
                     self.finished = True
-        except (AttributeError, TypeError, KeyError, IndexError) as error:
-            raise malformed_chunk(data) from error
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as error:
+            raise malformed_chunk(data) from error  # ValueError: nested too deeply
         return events
 
     def _delta(self, delta: dict[str, Any], content: object, events: list[Event]) -> None:
