@@ -112,14 +112,11 @@ class Done:
 
 
 class Restart:
-    """A failed attempt is being retried: forget what it sent (held text, tool calls,
-    sources). Only ever sent while nothing of the answer reached stdout.
-    `kept_results` web-search results, from earlier rounds of a tool loop, stay."""
+    """A failed attempt is being retried: the snapshot starts afresh, and a consumer
+    forgets what the failed attempt sent. Only ever sent while nothing of the answer
+    reached stdout."""
 
-    __slots__ = ("kept_results",)
-
-    def __init__(self, kept_results: int = 0) -> None:
-        self.kept_results = kept_results
+    __slots__ = ()
 
 
 class Payload:

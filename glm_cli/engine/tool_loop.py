@@ -136,8 +136,8 @@ class Turn:
         hold = bool(self.tools.commands)
         usage = Usage()
         rounds = 0
-        results = 0
-        """Web-search results passed on by the rounds before this one."""
+        searches: list[dict[str, Any]] = []
+        """Web-search results of the rounds before this one (all are the turn's)."""
         body = self.body or self.client.protocol.encode(self.request).body
         while True:
             exchange = self.client.exchange(body, self.deadline, may_retry=self.may_retry)
@@ -154,13 +154,12 @@ class Turn:
                             held.append(event)
                         elif type(event) is Restart:
                             held = []
-                            passed.append(Restart(results))
+                            passed.append(event)
                         else:
                             passed.append(event)
                     if passed:
                         yield passed
             result = exchange.result
-            results += len(result.web_search)
             done = result.done or Done(None)
             usage = add_usage(usage, done.usage)
             functions = [call for call in result.tool_calls if call.kind == "function"]
@@ -172,6 +171,7 @@ class Turn:
                 and all(call.name in self.tools.commands for call in functions)
             )
             if not runnable:
+                result.web_search[:0] = searches
                 if hold:
                     yield [replace(e, usage=usage) if isinstance(e, Done) else e for e in held]
                     if result.done is not None:
@@ -190,6 +190,7 @@ class Turn:
                     f"(--max-tool-rounds {self.tools.max_rounds})"
                 )
             rounds += 1
+            searches += result.web_search
             if result.text.strip():
                 self.console.note(f"text beside the tool calls, not printed: {result.text!r}")
             self.added.append(_assistant(result, functions, ids))

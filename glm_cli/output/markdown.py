@@ -13,8 +13,9 @@ import io
 import shutil
 from typing import Any
 
+from glm_cli.core.accumulate import Result
 from glm_cli.core.errors import GlmError
-from glm_cli.core.messages import Content, Done, Restart
+from glm_cli.core.messages import Content
 from glm_cli.output.render import Renderer, TextRenderer
 from glm_cli.output.terminal import Env, escape_controls
 
@@ -44,44 +45,31 @@ def render(text: str, *, color: bool, width: int | None = None) -> str:
 
 
 class MarkdownRenderer(TextRenderer):
-    """Like `TextRenderer`, but the text is held back and rendered when the answer ends
-    (a retry forgets a failed attempt's text)."""
+    """Like `TextRenderer`, but the text is rendered from the answer's snapshot once the
+    answer ends (so a retried attempt's text is never shown twice)."""
 
     def __init__(self, *args: Any, env: Env, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.env = env
-        self._parts: list[str] = []
+        self._writing = False
 
     feed = Renderer.feed  # every delta through `content`, not the text fast path
 
     def content(self, event: Content) -> None:
-        if not self._parts:
+        if not self._writing:
+            self._writing = True
             self.console.spinner_label("writing…")
-        self._parts.append(event.text)
 
-    def finish(self, done: Done) -> None:
-        self._flush_rendered()
-        super().finish(done)
-
-    def restart(self, event: Restart) -> None:
-        super().restart(event)
-        self._parts = []
-
-    def _take_text(self) -> str:
-        """The held text, escaped for the terminal, and no longer held."""
-        text = "".join(self._parts)
-        self._parts = []
-        return escape_controls(text)
-
-    def _flush_rendered(self) -> None:
-        text = self._take_text()
+    def end(self, result: Result) -> None:
+        text = escape_controls(result.text)
         if text.strip():
             self.console.end_partial_line()
             self.sink.write(render(text, color=stdout_color(self.env)))
+        super().end(result)
 
     def failed(self, error: GlmError) -> None:
         """A run that fails mid-answer still shows what arrived, as plain text."""
-        text = self._take_text()
+        text = escape_controls(self.answer.result.text) if self.answer is not None else ""
         if text:
             self.sink.write(text if text.endswith("\n") else text + "\n")
         super().failed(error)

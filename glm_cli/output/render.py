@@ -16,12 +16,13 @@ In a pipe or a file the answer's bytes pass unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from glm_cli.core.accumulate import Result
 from glm_cli.core.errors import GlmError, StdoutClosed
 from glm_cli.core.finish import check_finish
 from glm_cli.core.messages import (
@@ -49,8 +50,22 @@ def usage_line(done: Done) -> str:
     )
 
 
+class Answer(Protocol):
+    """What a renderer shows: batches of events as they arrive, then `result`, the one
+    snapshot of them (an `engine` Exchange or Turn)."""
+
+    result: Result
+
+    def __iter__(self) -> Iterator[list[Event]]: ...
+
+
 class Renderer:
-    """Shared behaviour: the retry gate, usage and sources on stderr, failure reports."""
+    """Shared behaviour: the retry gate, usage and sources on stderr, failure reports.
+
+    A renderer shows events as they arrive and, at the end, reads what it prints
+    after the answer (tool calls, sources, usage, the finish reason) from the
+    answer's snapshot: it keeps no copy of the answer of its own.
+    """
 
     def __init__(
         self, sink: Sink, console: Console, *, show_usage: bool = False, sources: bool = False
@@ -59,8 +74,7 @@ class Renderer:
         self.console = console
         self.show_usage = show_usage
         self.sources = sources
-        self.results: list[dict[str, Any]] = []
-        self.done: Done | None = None
+        self.answer: Answer | None = None
         self.terminal = console.env.stdout_isatty
         """stdout is a terminal: control characters from the service are shown escaped."""
         self._start = sink.written
@@ -84,9 +98,18 @@ class Renderer:
         if self.sink.written > self._start and not self.sink.ends_with_newline:
             self.sink.write(b"\n")
 
-    def show(self, batches: Iterable[list[Event]]) -> None:
-        for batch in batches:
+    def show(self, answer: Answer) -> None:
+        """Every batch of `answer` as it arrives, then the end of the answer."""
+        self.answer = answer
+        for batch in answer:
             self.feed(batch)
+        self.end(answer.result)
+
+    def end(self, result: Result) -> None:
+        """After the last event: what follows the answer, then the finish-reason policy."""
+        self.sink.flush()
+        self.after_answer(result)
+        check_finish(result.done or Done(None), self.console)
 
     def feed(self, batch: list[Event]) -> None:
         for event in batch:
@@ -108,21 +131,17 @@ class Renderer:
         """A tool call the model asked for."""
 
     def web_search(self, event: WebSearch) -> None:
-        self.results.extend(event.results)
+        """Web-search results (shown at the end with --sources, from the snapshot)."""
 
     def finish(self, done: Done) -> None:
-        """The end of the answer."""
-        self.done = done
-        self.sink.flush()
-        check_finish(done, self.console)
+        """The answer's last event (what follows it is `end`'s)."""
 
     def payload(self, event: Payload) -> None:
         """The wire's own bytes: only `glm raw` shows them."""
 
     def restart(self, event: Restart) -> None:
-        """A retried attempt begins: forget what the failed one sent."""
-        del self.results[event.kept_results :]
-        self.done = None
+        """A retried attempt begins (the snapshot starts afresh): reasoning shown of the
+        failed one ends its line."""
         self.console.end_partial_line()
 
     @contextmanager
@@ -144,14 +163,14 @@ class Renderer:
             data = escape_json_bytes(data)
         self.sink.put(data + b"\n")
 
-    def after_answer(self, done: Done) -> None:
-        if self.sources and self.results:
-            for number, result in enumerate(self.results, 1):
-                title = on_one_line(str(result.get("title") or "(untitled)"))
-                link = on_one_line(str(result.get("link") or ""))
+    def after_answer(self, result: Result) -> None:
+        if self.sources and result.web_search:
+            for number, found in enumerate(result.web_search, 1):
+                title = on_one_line(str(found.get("title") or "(untitled)"))
+                link = on_one_line(str(found.get("link") or ""))
                 self.console.line(f"[{number}] {title} {link}".rstrip())
         if self.show_usage:
-            self.console.line(usage_line(done))
+            self.console.line(usage_line(result.done or Done(None)))
 
     def failed(self, error: GlmError) -> None:
         """Called with the error that ends the run, before it is reported."""
@@ -163,7 +182,6 @@ class TextRenderer(Renderer):
     ) -> None:
         super().__init__(sink, console, **kwargs)
         self.show_thinking = show_thinking
-        self._tool_calls: list[ToolCall] = []
 
     def feed(self, batch: list[Event]) -> None:
         """The per-token path: the text of a run of deltas is one `put`, the batch one
@@ -200,18 +218,11 @@ class TextRenderer(Renderer):
         if self.show_thinking:
             self.console.thinking(event.text)
 
-    def tool_call(self, event: ToolCall) -> None:
-        self._tool_calls.append(event)
-
-    def restart(self, event: Restart) -> None:
-        super().restart(event)
-        self._tool_calls = []
-
-    def finish(self, done: Done) -> None:
-        self.done = done
+    def end(self, result: Result) -> None:
+        """The answer's last line ended, then its tool calls as JSON lines."""
         self.console.end_partial_line()
         self.end_line()
-        for call in self._tool_calls:
+        for call in result.tool_calls:
             line, is_json = tool_call_json(call)
             if not is_json and call.arguments.strip():
                 self.console.warn(
@@ -219,9 +230,7 @@ class TextRenderer(Renderer):
                     "printed as a string"
                 )
             self.json_line(line)
-        self.sink.flush()
-        self.after_answer(done)
-        check_finish(done, self.console)
+        super().end(result)
 
 
 class NdjsonRenderer(Renderer):
@@ -237,18 +246,13 @@ class NdjsonRenderer(Renderer):
         self.json_line(line)
 
     def web_search(self, event: WebSearch) -> None:
-        super().web_search(event)
         self._line({"type": "web_search", "results": event.results})
 
     def _line(self, obj: dict[str, Any]) -> None:
         self.json_line(orjson.dumps(obj))
 
     def finish(self, done: Done) -> None:
-        self.done = done
         self._line(done_object(done))
-        self.sink.flush()
-        self.after_answer(done)
-        check_finish(done, self.console)
 
     def failed(self, error: GlmError) -> None:
         self._line(error_object(error))
