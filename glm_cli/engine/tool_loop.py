@@ -198,6 +198,7 @@ class Turn:
                 output = run_call(self.console, self.stderr, self.tools, call, id_, self.deadline)
                 self.deadline.check()
                 self.added.append({"role": "tool", "tool_call_id": id_, "content": output})
+            self.console.start_spinner()  # waiting for the model again
             following = ChatRequest(
                 self.request.model,
                 [*self.request.messages, *self.added],

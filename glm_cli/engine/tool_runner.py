@@ -64,7 +64,8 @@ def run_call(
         if not answer:
             console.note(f"tool {name}: not confirmed")
             return "error: not confirmed: the user declined to run this tool"
-    console.end_partial_line()  # the command's stderr starts on a line of its own
+    console.stop_spinner()  # the command's stderr goes straight to the terminal
+    console.end_partial_line()  # and starts on a line of its own
     stdin = (payload + "\n").encode()
     result, problem = execute(argv, stdin, deadline.bound(settings.timeout), stderr)
     if problem is not None:
