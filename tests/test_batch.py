@@ -3,6 +3,7 @@ records, settings on the wire, both protocols, bad lines."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def test_concurrency_measured_at_the_server(
     assert service.peak_in_flight == expected
     requests = service.requests
     if expected == 1:  # sequential: each request arrives after the one before was answered
-        for before, after in zip(requests, requests[1:], strict=False):
+        for before, after in itertools.pairwise(requests):
             assert after.arrived >= before.answered
 
 
