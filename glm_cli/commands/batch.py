@@ -226,7 +226,10 @@ def _send(job: Job, opts: Options, items: Iterable[Send | Ready], write: Any, sk
 
     started = time.monotonic()
     gate = Gate(opts.jobs, opts.rpm)
-    with job.client(connections=opts.jobs) as client, progress(job, opts) as shown:
+    with (
+        job.client(connections=opts.jobs) as client,
+        progress(job, opts.source, opts.shard) as shown,
+    ):
         runner = Runner(
             client,
             gate,

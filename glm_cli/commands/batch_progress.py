@@ -15,7 +15,6 @@ from glm_cli.core.batch_records import tokens
 
 if TYPE_CHECKING:
     from glm_cli.cli.job import Job
-    from glm_cli.commands.batch import Options
 
 Shown = Callable[[dict[str, Any]], None] | None
 
@@ -54,7 +53,7 @@ def _total(path: str | None, shard: tuple[int, int] | None) -> int | None:
 
 
 @contextmanager
-def progress(job: Job, opts: Options) -> Iterator[Shown]:
+def progress(job: Job, source: str | None, shard: tuple[int, int] | None) -> Iterator[Shown]:
     env = job.env
     if not env.stderr_isatty or job.console.quiet or env.environ.get("TERM") == "dumb":
         yield None
@@ -71,7 +70,7 @@ def progress(job: Job, opts: Options) -> Iterator[Shown]:
         console=console,
         transient=True,
     )
-    total = _total(opts.source, opts.shard)
+    total = _total(source, shard)
     task = bar.add_task(
         "batch",
         total=total,
