@@ -33,7 +33,7 @@ _glm() {
     done
     case $cmd in
         "")
-            commands='ask chat json raw config'
+            commands='ask chat json raw batch config'
             opts='--version -h --help'
             ;;
         "config")
@@ -107,6 +107,23 @@ _glm() {
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
             opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --body --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries -h --help'
+            ;;
+        "batch")
+            case $prev in
+                -j|--jobs|--rpm|--shard|-s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--base-url|--endpoint|--timeout|--max-time|--retries)
+                    :; return 0 ;;
+                -o|--output|--api-key-file|--config)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
+                --format)
+                    _glm_reply -W 'record openai'; return 0 ;;
+                --effort)
+                    _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
+                --provider)
+                    _glm_reply -W 'evolink evolink-anthropic cloudsway'; return 0 ;;
+                --protocol)
+                    _glm_reply -W 'openai anthropic'; return 0 ;;
+            esac
+            opts='-j --jobs --rpm -o --output --retry-failed --shard --unordered --strict --format -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --show-thinking -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries -h --help'
             ;;
         "config path")
             case $prev in

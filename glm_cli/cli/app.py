@@ -26,6 +26,7 @@ from typer.exceptions import Abort
 from glm_cli import __version__
 from glm_cli.cli.argv import check_argv
 from glm_cli.cli.options import (
+    BATCH,
     CHAT,
     CONFIG_INIT,
     CONNECTION,
@@ -51,6 +52,13 @@ context's `obj` (tests pass an `Env` there)."""
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
+BATCH_SYSTEM = [option for option in PROMPT if option[0] == "system"]
+BATCH_OUTPUT = [
+    option
+    for option in OUTPUT
+    if option[0] in ("show_thinking", "quiet", "verbose", "debug", "dry_run")
+]
+
 COMMANDS: dict[str, tuple[OptionList, str]] = {
     "ask": (
         PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION,
@@ -67,6 +75,10 @@ COMMANDS: dict[str, tuple[OptionList, str]] = {
     "raw": (
         PROMPT + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + OUTPUT + CONNECTION,
         "The wire format: the provider's own response, or its stream as NDJSON.",
+    ),
+    "batch": (
+        BATCH + BATCH_SYSTEM + REQUEST + BATCH_OUTPUT + CONNECTION,
+        "Many prompts from JSONL, concurrently, in order, resumable: one record a line.",
     ),
 }
 CONFIG_OPTION = [option for option in CONNECTION if option[0] == "config"]
@@ -185,7 +197,8 @@ def build_app(run: Runner, only: str | None = None) -> typer.Typer:
         cls=GlmGroup,
         help="A command-line client for the GLM-5.2 model, made for pipes and scripts.",
         epilog="Exit status: 0 ok, 1 output not written (else a bug), 2 usage, 3 auth, "
-        "4 rate limit or quota, 5 service or network, 6 unusable answer; died by SIGINT, "
+        "4 rate limit or quota, 5 service or network, 6 unusable answer, 7 some batch lines "
+        "failed; died by SIGINT, "
         "SIGTERM, SIGHUP or SIGPIPE (130/143/129/141). See glm(1).",
         no_args_is_help=False,
         invoke_without_command=True,

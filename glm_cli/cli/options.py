@@ -291,6 +291,103 @@ TOOL_LOOP: OptionList = [
 
 TOOLS: OptionList = TOOL_DEFINITIONS + TOOL_LOOP
 
+BATCH: OptionList = [
+    (
+        "input",
+        Annotated[
+            str | None,
+            typer.Argument(
+                help="JSONL input: one prompt or request a line (- or none: stdin).",
+                metavar="INPUT",
+                show_default=False,
+            ),
+        ],
+    ),
+    (
+        "jobs",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--jobs", "-j", metavar="N", help="Requests at once, 1 to 256 (default 4)."
+            ),
+        ],
+    ),
+    (
+        "rpm",
+        Annotated[
+            str | None,
+            typer.Option("--rpm", metavar="N", help="At most N requests a minute, spread evenly."),
+        ],
+    ),
+    (
+        "output",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--output",
+                "-o",
+                metavar="FILE",
+                help="Append the records to FILE; a rerun skips the ids already there.",
+            ),
+        ],
+    ),
+    (
+        "retry_failed",
+        Annotated[
+            bool | None,
+            typer.Option(
+                "--retry-failed",
+                help="Redo the lines whose record in --output is an error.",
+                show_default=False,
+            ),
+        ],
+    ),
+    (
+        "shard",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--shard",
+                metavar="K/N",
+                help="Only the lines whose 0-based index is K-1 modulo N.",
+            ),
+        ],
+    ),
+    (
+        "unordered",
+        Annotated[
+            bool | None,
+            typer.Option(
+                "--unordered",
+                help="Write each record as it finishes, not in input order.",
+                show_default=False,
+            ),
+        ],
+    ),
+    (
+        "strict",
+        Annotated[
+            bool | None,
+            typer.Option(
+                "--strict",
+                help="Any bad line is a usage error before anything is sent.",
+                show_default=False,
+            ),
+        ],
+    ),
+    (
+        "format",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--format",
+                metavar="record|openai",
+                help="Record shape: glm's (default) or the OpenAI Batch output's.",
+            ),
+        ],
+    ),
+]
+
 _DEFAULTS = {"no_stdin": False, "debug": False, "dry_run": False, "ndjson": False, "force": False}
 
 

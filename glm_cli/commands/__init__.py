@@ -48,6 +48,10 @@ def _body(name: str) -> Callable[[Job], None]:
         from glm_cli.commands import raw
 
         return raw.run
+    if name == "batch":
+        from glm_cli.commands import batch
+
+        return batch.run
     if name == "chat":
         from glm_cli.commands import chat
 

@@ -20,6 +20,8 @@ class ExitCode(IntEnum):
     QUOTA = 4
     SERVICE = 5
     UNUSABLE = 6
+    BATCH_PARTIAL = 7
+    """`glm batch` ran, and some lines failed (each has an error record)."""
     SIGPIPE = 141
     """What a shell reports for a closed stdout (glm dies by SIGPIPE: 128 + 13)."""
 

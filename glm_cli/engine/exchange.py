@@ -50,6 +50,16 @@ def always() -> bool:
     return True
 
 
+def sleep(error: ServiceError, delay: float) -> None:
+    """The default wait before a retry: `delay` seconds, whatever the failure."""
+    time.sleep(delay)
+
+
+Pace = Callable[[ServiceError, float], None]
+"""Waits before a retry, given the failure and the policy's delay (`glm batch` waits at
+its shared gate instead, so one 429 slows every worker)."""
+
+
 class Client:
     def __init__(
         self,
@@ -92,13 +102,14 @@ class Client:
         *,
         may_retry: Callable[[], bool] = always,
         wire: bool = False,
+        pace: Pace = sleep,
     ) -> Exchange:
         """Prepare one exchange (nothing is sent until it is iterated).
 
         `wire` adds a `Payload` event before the events of each SSE event (or of
-        the whole body), for `glm raw`.
+        the whole body), for `glm raw`; `pace` waits before each retry.
         """
-        return Exchange(self, body, deadline, may_retry, wire)
+        return Exchange(self, body, deadline, may_retry, wire, pace)
 
     def close(self) -> None:
         self.transport.close()
@@ -118,8 +129,10 @@ class Exchange:
         deadline: Deadline,
         may_retry: Callable[[], bool],
         wire: bool,
+        pace: Pace = sleep,
     ) -> None:
         self.client = client
+        self.pace = pace
         self.body = body
         self.deadline = deadline
         self.may_retry = may_retry
@@ -200,7 +213,7 @@ class Exchange:
                 current = 1 - current
                 tried.add(current)
             client.log.note(f"retrying in {delay:.1f}s after: {error.line()}")
-            time.sleep(delay)
+            self.pace(error, delay)
 
     def _answer(self, reply: Reply) -> Iterator[list[Event]]:
         content_type = reply.content_type

@@ -75,6 +75,10 @@ class RecordedRequest:
     headers: Headers
     body: bytes
     json: Any
+    arrived: float = 0.0
+    """When the request had been read (``time.monotonic()``)."""
+    answered: float = 0.0
+    """When its response had been written (0 while it is in flight)."""
 
 
 @dataclass
@@ -282,6 +286,8 @@ def _perform(exchange: _Exchange, step: Step, protocol: str, incoming: Incoming)
     if isinstance(step, Stall):
         exchange.pause(step.seconds)
         step = Reply()
+    if isinstance(step, Reply | Status) and step.delay:
+        exchange.pause(step.delay)
     if isinstance(step, RawResponse):
         _send_raw(exchange, step)
     elif isinstance(step, Status):
@@ -357,6 +363,9 @@ class FakeService:
         self._requests: list[RecordedRequest] = []
         self._generation = _Generation()
         self._seq = 0
+        self._in_flight = 0
+        self.peak_in_flight = 0
+        """The most requests the service was answering at once (since the last reset)."""
         self._thread: threading.Thread | None = None
         self.responder: Callable[[Incoming], Step] | None = None
         """When the script is empty: the step for each request, chosen from it (the
@@ -392,6 +401,7 @@ class FakeService:
             self.responder = None
             self._script.clear()
             self._requests.clear()
+            self.peak_in_flight = 0
             self._generation.release.set()
             self._generation = _Generation()
 
@@ -428,7 +438,12 @@ class FakeService:
         with self._lock:
             self._seq += 1
             seq = self._seq
-            self._requests.append(RecordedRequest(method, path, headers, body, parsed))
+            position = len(self._requests)
+            self._requests.append(
+                RecordedRequest(method, path, headers, body, parsed, time.monotonic())
+            )
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
             self._arrived.notify_all()
             step = self._script[0] if self._script else None
             bypass = isinstance(step, RawResponse | Drop | Stall)
@@ -450,3 +465,9 @@ class FakeService:
         except _ClientGone:
             generation.disconnected.set()
             handler.close_connection = True
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                if generation is self._generation and position < len(self._requests):
+                    done = self._requests[position]
+                    self._requests[position] = replace(done, answered=time.monotonic())

@@ -98,6 +98,8 @@ class Reply:
     extra_choices: list[str] | None = None
     refusal: str | list[str] | None = None
     stop_details: dict[str, Any] | None = None
+    delay: float = 0.0
+    """Seconds the service takes before it answers (latency; cut short by ``reset()``)."""
 
     def __post_init__(self) -> None:
         if self.newline not in NEWLINES:
@@ -114,6 +116,8 @@ class Status:
     body: bytes | dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    delay: float = 0.0
+    """Seconds before the error is sent."""
 
 
 @dataclass
