@@ -22,10 +22,12 @@ OptionList = list[Option]
 PROVIDERS_HELP = "evolink (default), evolink-anthropic, cloudsway, or one from the config"
 
 
-def argument(name: str, *, metavar: str, help: str) -> Option:
-    """The command's words (`PROMPT...`)."""
+def argument(name: str, *, metavar: str, help: str, many: bool = True) -> Option:
+    """The command's words (`PROMPT...`), or with `many=False` one word (`INPUT`)."""
     info = typer.Argument(help=help, metavar=metavar, show_default=False)
-    return name, Annotated[list[str] | None, info]
+    if many:
+        return name, Annotated[list[str] | None, info]
+    return name, Annotated[str | None, info]
 
 
 def value(name: str, *flags: str, metavar: str, help: str) -> Option:
@@ -292,99 +294,41 @@ TOOL_LOOP: OptionList = [
 TOOLS: OptionList = TOOL_DEFINITIONS + TOOL_LOOP
 
 BATCH: OptionList = [
-    (
+    argument(
         "input",
-        Annotated[
-            str | None,
-            typer.Argument(
-                help="JSONL input: one prompt or request a line (- or none: stdin).",
-                metavar="INPUT",
-                show_default=False,
-            ),
-        ],
+        metavar="INPUT",
+        help="JSONL input: one prompt or request a line (- or none: stdin).",
+        many=False,
     ),
-    (
-        "jobs",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--jobs", "-j", metavar="N", help="Requests at once, 1 to 256 (default 4)."
-            ),
-        ],
-    ),
-    (
-        "rpm",
-        Annotated[
-            str | None,
-            typer.Option("--rpm", metavar="N", help="At most N requests a minute, spread evenly."),
-        ],
-    ),
-    (
+    value("jobs", "--jobs", "-j", metavar="N", help="Requests at once, 1 to 256 (default 4)."),
+    value("rpm", "--rpm", metavar="N", help="At most N requests a minute, spread evenly."),
+    value(
         "output",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--output",
-                "-o",
-                metavar="FILE",
-                help="Append the records to FILE; a rerun skips the ids already there.",
-            ),
-        ],
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Append the records to FILE; a rerun skips the ids already there.",
     ),
-    (
+    switch(
         "retry_failed",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--retry-failed",
-                help="Redo the lines whose record in --output is an error.",
-                show_default=False,
-            ),
-        ],
+        "--retry-failed",
+        help="Redo the lines whose record in --output is an error.",
     ),
-    (
+    value(
         "shard",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--shard",
-                metavar="K/N",
-                help="Only the lines whose 0-based index is K-1 modulo N.",
-            ),
-        ],
+        "--shard",
+        metavar="K/N",
+        help="Only the lines whose 0-based index is K-1 modulo N.",
     ),
-    (
-        "unordered",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--unordered",
-                help="Write each record as it finishes, not in input order.",
-                show_default=False,
-            ),
-        ],
+    switch(
+        "unordered", "--unordered", help="Write each record as it finishes, not in input order."
     ),
-    (
-        "strict",
-        Annotated[
-            bool | None,
-            typer.Option(
-                "--strict",
-                help="Any bad line is a usage error before anything is sent.",
-                show_default=False,
-            ),
-        ],
-    ),
-    (
+    switch("strict", "--strict", help="Any bad line is a usage error before anything is sent."),
+    value(
         "format",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--format",
-                metavar="record|openai",
-                help="Record shape: glm's (default) or the OpenAI Batch output's.",
-            ),
-        ],
+        "--format",
+        metavar="record|openai",
+        help="Record shape: glm's (default) or the OpenAI Batch output's.",
     ),
 ]
 
