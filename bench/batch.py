@@ -140,14 +140,14 @@ def main() -> None:
         storm_input = write_prompts(tmp / "storm.jsonl", 200)
         out = tmp / "storm-out.jsonl"
         wall, _, _, status = measure(
-            glm("batch", "-q", "-j", "16", "--retries", "4", "-o", str(out), str(storm_input)),
+            glm("batch", "-q", "-j", "16", "-o", str(out), str(storm_input)),
             env,
         )
         failed = sum(b'"error":null' not in line for line in out.read_bytes().splitlines())
         hits = responder.hits[0]  # type: ignore[attr-defined]
         rows.append(
             (
-                "429 storm 3 s (Retry-After 1), 200 lines, -j 16 --retries 4",
+                "429 storm 3 s (Retry-After 1), 200 lines, -j 16",
                 f"{failed} failed, {hits} requests in the storm (exit {status})",
                 f"wall {wall:.1f} s",
                 "0 failed, < 48",

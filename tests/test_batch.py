@@ -140,7 +140,9 @@ def test_balance_exhausted_on_request_300_stops_and_a_rerun_finishes(
 def test_a_429_storm_slows_every_worker_and_no_line_fails(
     service: FakeService, glm_env: dict[str, str], tmp_path: Path
 ) -> None:
-    responder = storm(1.5, retry_after="1")
+    """The issue's storm: every request 429 with `Retry-After: 1` for 3 s, then normal,
+    with the default --retries 2 (which alone would fail the first lines)."""
+    responder = storm(3.0, retry_after="1")
     service.responder = responder
     run = batch("-j", "4", str(write_input(tmp_path, prompts(12))))
     assert run.exit_code == 0, run.stderr

@@ -74,7 +74,14 @@ def stops_batch(error: GlmError) -> bool:
 
 
 def rate_limited(error: ServiceError) -> bool:
-    return error.status == 429 or error.code in RATE_CODES
+    """A rate limit that slows the whole batch (not a spent balance, which stops it)."""
+    return (error.status == 429 or error.code in RATE_CODES) and not stops_batch(error)
+
+
+STORM_RESENDS = 10
+"""How often a line whose retries all met a rate limit is sent again after the shared
+pause, without spending its own --retries: a storm of some seconds loses no line,
+and a rate limit that never lifts still ends."""
 
 
 class _Stopped(Exception):
@@ -183,19 +190,32 @@ class Runner:
             holding = True
 
         started = time.monotonic()
-        exchange = self.client.exchange(send.body, Deadline(self.max_time), pace=pace)
-        failure: GlmError | None = None
-        try:
-            with exchange:
-                for _ in exchange:
-                    pass
-        except _Stopped:
-            return None
-        except GlmError as error:
-            failure = error
-        finally:
-            if holding:
-                gate.release(succeeded=failure is None)
+        deadline = Deadline(self.max_time)
+        attempts = 0
+        for resend in range(STORM_RESENDS + 1):
+            exchange = self.client.exchange(send.body, deadline, pace=pace)
+            failure: GlmError | None = None
+            try:
+                with exchange:
+                    for _ in exchange:
+                        pass
+            except _Stopped:
+                return None
+            except GlmError as error:
+                failure = error
+            finally:
+                attempts += exchange.attempts
+                if holding:
+                    gate.release(succeeded=failure is None)
+                    holding = False
+            storm = isinstance(failure, ServiceError) and rate_limited(failure)
+            if not storm or resend == STORM_RESENDS:
+                break
+            assert isinstance(failure, ServiceError)
+            gate.slow_down(failure.retry_after or 1.0)  # then wait it out with the others
+            if not gate.acquire(self.stopped):
+                return None
+            holding = True
         if failure is not None and stops_batch(failure):
             assert isinstance(failure, ServiceError)
             with self._lock:
@@ -204,7 +224,7 @@ class Runner:
             gate.wake()
             return None
         elapsed = time.monotonic() - started
-        return send.finish(exchange.result, failure, exchange.attempts, elapsed)
+        return send.finish(exchange.result, failure, attempts, elapsed)
 
     def _deliver(self, seq: int, fields: Fields | None) -> None:
         with self._lock:
