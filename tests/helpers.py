@@ -76,18 +76,28 @@ def run_in_process(
     return Run(result.exit_code, out.getvalue(), stderr)
 
 
+def run_on_sys_streams(args: Sequence[str], *, stdin: bytes = b"") -> Run:
+    """Run glm in process on `sys.stdout` and `sys.stderr` as CliRunner captures them, so
+    that stderr also holds what goes there past glm's own streams: the traceback of
+    `--debug` (and anything else this process, the fake service included, prints there)."""
+    result = invoke(list(args), input=stdin)
+    return Run(result.exit_code, result.stdout_bytes, result.stderr)
+
+
 def ask(
     *args: str,
     protocol: str | None = None,
     prompt: str | None = "hi",
     hidden: Sequence[str] = (SECRET,),
+    sys_streams: bool = False,
     **kwargs: Any,
 ) -> Run:
-    """`glm ask [--protocol PROTOCOL] ARGS PROMPT` in process (see `run_in_process`, which
-    takes the other keywords); no string in `hidden` (the test key) may show on stdout or
-    stderr. `prompt=None` leaves the prompt to ARGS."""
+    """`glm ask [--protocol PROTOCOL] ARGS PROMPT` in process, by `run_in_process` (which
+    takes the other keywords) or, with `sys_streams`, `run_on_sys_streams`. No string in
+    `hidden` (the test key) may show on stdout or stderr. `prompt=None`: ARGS hold it."""
     argv = ["ask", *(["--protocol", protocol] if protocol is not None else []), *args]
-    run = run_in_process([*argv, *([prompt] if prompt is not None else [])], **kwargs)
+    argv += [prompt] if prompt is not None else []
+    run = run_on_sys_streams(argv, **kwargs) if sys_streams else run_in_process(argv, **kwargs)
     for secret in hidden:
         assert secret not in run.stdout, (secret, run.stdout)
         assert secret not in run.stderr, (secret, run.stderr)
