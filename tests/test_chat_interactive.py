@@ -28,9 +28,8 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, Reply
-from tests.helpers import request_body, run_in_process
+from tests.helpers import WAIT, request_body, run_in_process
 
-WAIT = 10.0
 PROMPT = "glm> "
 PIECES = [f"p{i:03d} " for i in range(300)]
 
