@@ -5,7 +5,6 @@ checks that the key never appears in any output."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -346,12 +345,6 @@ def write_config(tmp_path: Path, protocol: str, url: str, fallback_url: str) -> 
         f'fallback_url = "{fallback_url}"\n'
     )
     return str(path)
-
-
-@pytest.fixture
-def no_base_url(glm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("GLM_BASE_URL")
-    yield
 
 
 def test_connection_refused_is_exit_5_with_one_line(glm_env: dict[str, str], protocol: str) -> None:
