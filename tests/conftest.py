@@ -75,3 +75,9 @@ def glm_env(
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     return dict(os.environ)
+
+
+@pytest.fixture
+def no_base_url(glm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GLM_BASE_URL: the providers' own URLs (dry runs only: they are not reachable here)."""
+    monkeypatch.delenv("GLM_BASE_URL")

@@ -13,26 +13,11 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, RawResponse, Reply, Status, anthropic_error
-from tests.helpers import SECRET, Run, assert_one_error, run_in_process
+from tests.helpers import SECRET, ask, assert_one_error, run_in_process, sent_body, warnings
 
 STREAMS = ["--stream", "--no-stream"]
 BASE_KEYS = {"model", "messages", "max_tokens", "stream"}
-
-
-def ask(*flags: str, prompt: str = "hi") -> Run:
-    return run_in_process(["ask", "--protocol", "anthropic", *flags, prompt])
-
-
-def sent(service: FakeService) -> dict[str, Any]:
-    assert len(service.requests) == 1, service.requests
-    request = service.requests[0]
-    assert request.path == "/v1/messages"
-    assert isinstance(request.json, dict)
-    return request.json
-
-
-def warnings(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("glm: warning:")]
+MESSAGES = "/v1/messages"  # the path of every request here
 
 
 def ndjson(text: str) -> list[dict[str, Any]]:
@@ -104,9 +89,9 @@ def stream_reply(*events: dict[str, Any]) -> RawResponse:
 def test_plain_request_has_only_the_required_fields(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    result = ask()
+    result = ask(protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    body = sent(service)
+    body = sent_body(service, MESSAGES)
     assert set(body) == BASE_KEYS
     assert body["model"] == "glm-5.2"
     assert body["max_tokens"] == 8192
@@ -118,9 +103,9 @@ def test_plain_request_has_only_the_required_fields(
 
 
 def test_system_goes_top_level(glm_env: dict[str, str], service: FakeService) -> None:
-    result = ask("--system", "You are terse.", prompt="What is 2+2?")
+    result = ask("--system", "You are terse.", protocol="anthropic", prompt="What is 2+2?")
     assert result.exit_code == 0, result.stderr
-    body = sent(service)
+    body = sent_body(service, MESSAGES)
     assert body["system"] == "You are terse."
     [message] = body["messages"]
     assert message["role"] == "user"
@@ -132,9 +117,9 @@ def test_system_goes_top_level(glm_env: dict[str, str], service: FakeService) ->
 
 @pytest.mark.parametrize("value", ["1", "100", "131072"])
 def test_max_tokens_set(glm_env: dict[str, str], service: FakeService, value: str) -> None:
-    result = ask("--max-tokens", value)
+    result = ask("--max-tokens", value, protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    body = sent(service)
+    body = sent_body(service, MESSAGES)
     assert body["max_tokens"] == int(value)
     assert set(body) == BASE_KEYS
 
@@ -155,9 +140,9 @@ def test_max_tokens_set(glm_env: dict[str, str], service: FakeService, value: st
 def test_sampling_fields(
     glm_env: dict[str, str], service: FakeService, flags: list[str], field: str, value: float
 ) -> None:
-    result = ask(*flags)
+    result = ask(*flags, protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    body = sent(service)
+    body = sent_body(service, MESSAGES)
     assert set(body) == BASE_KEYS | {field}
     assert body[field] == value
     assert not isinstance(body[field], bool)
@@ -179,7 +164,7 @@ def test_top_p_zero_is_refused_on_openai_only(
 def test_bad_top_k_is_a_usage_error(
     glm_env: dict[str, str], service: FakeService, value: str
 ) -> None:
-    result = ask("--top-k", value)
+    result = ask("--top-k", value, protocol="anthropic")
     assert result.exit_code == 2, result.stderr
     assert_one_error(result.stderr, "--top-k")
     assert service.requests == []
@@ -190,9 +175,9 @@ def test_stop_becomes_stop_sequences(
     glm_env: dict[str, str], service: FakeService, stops: list[str]
 ) -> None:
     flags = [part for stop in stops for part in ("--stop", stop)]
-    result = ask(*flags)
+    result = ask(*flags, protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    body = sent(service)
+    body = sent_body(service, MESSAGES)
     assert body["stop_sequences"] == stops
     assert "stop" not in body
     assert set(body) == BASE_KEYS | {"stop_sequences"}
@@ -211,9 +196,9 @@ def test_stop_becomes_stop_sequences(
 def test_thinking_toggle(
     glm_env: dict[str, str], service: FakeService, flags: list[str], thinking: dict[str, str]
 ) -> None:
-    result = ask(*flags)
+    result = ask(*flags, protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    body = sent(service)
+    body = sent_body(service, MESSAGES)
     assert body["thinking"] == thinking
     assert set(body) == BASE_KEYS | {"thinking"}
     assert result.stderr == ""
@@ -223,9 +208,9 @@ def test_thinking_toggle(
 def test_other_efforts_warn_and_send_nothing(
     glm_env: dict[str, str], service: FakeService, effort: str
 ) -> None:
-    result = ask("--effort", effort)
+    result = ask("--effort", effort, protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    body = sent(service)
+    body = sent_body(service, MESSAGES)
     assert set(body) == BASE_KEYS
     assert len(warnings(result.stderr)) == 1, result.stderr
     assert "effort" in warnings(result.stderr)[0]
@@ -238,9 +223,9 @@ def test_other_efforts_warn_and_send_nothing(
 def test_flags_without_a_field_warn_and_send_nothing(
     glm_env: dict[str, str], service: FakeService, flags: list[str], name: str
 ) -> None:
-    result = ask(*flags)
+    result = ask(*flags, protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    body = sent(service)
+    body = sent_body(service, MESSAGES)
     assert set(body) == BASE_KEYS
     assert "req-123456-abc" not in json.dumps(body)
     lines = warnings(result.stderr)
@@ -249,16 +234,16 @@ def test_flags_without_a_field_warn_and_send_nothing(
 
 
 def test_warnings_silenced_by_quiet(glm_env: dict[str, str], service: FakeService) -> None:
-    result = ask("--quiet", "--greedy", "--effort", "high")
+    result = ask("--quiet", "--greedy", "--effort", "high", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    assert set(sent(service)) == BASE_KEYS
+    assert set(sent_body(service, MESSAGES)) == BASE_KEYS
     assert result.stderr == ""
 
 
 def test_user_id_goes_to_metadata(glm_env: dict[str, str], service: FakeService) -> None:
-    result = ask("--user-id", "user-123456")
+    result = ask("--user-id", "user-123456", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    body = sent(service)
+    body = sent_body(service, MESSAGES)
     assert body["metadata"] == {"user_id": "user-123456"}
     assert "user_id" not in body
     assert set(body) == BASE_KEYS | {"metadata"}
@@ -266,9 +251,9 @@ def test_user_id_goes_to_metadata(glm_env: dict[str, str], service: FakeService)
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_stream_flag(glm_env: dict[str, str], service: FakeService, stream: str) -> None:
-    result = ask(stream)
+    result = ask(stream, protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    assert sent(service)["stream"] is (stream == "--stream")
+    assert sent_body(service, MESSAGES)["stream"] is (stream == "--stream")
 
 
 # --- response decoding ------------------------------------------------------------------
@@ -286,7 +271,7 @@ def test_thinking_text_and_tool_use_blocks(
             finish_reason="tool_calls",
         )
     )
-    result = ask(stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     records = ndjson(result.stdout)
     assert joined(records, "reasoning") == "Need the weather."
@@ -309,7 +294,7 @@ def test_text_mode_prints_only_the_text_block(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(reasoning="thinking hard", content="The answer is 4."))
-    result = ask(stream)
+    result = ask(stream, protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "The answer is 4.\n"
     assert result.stderr == ""
@@ -328,7 +313,7 @@ def test_stop_reasons_become_neutral_finish_reasons(
     finish_reason: str,
 ) -> None:
     service.script(Reply(content="text", anthropic_stop_reason=stop_reason))
-    result = ask(stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     done = ndjson(result.stdout)[-1]
     assert done["type"] == "done"
@@ -352,7 +337,7 @@ def test_done_has_id_model_and_usage(
             usage={"prompt_tokens": 7, "completion_tokens": 11, "cached_tokens": 3},
         )
     )
-    result = ask(stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     done = ndjson(result.stdout)[-1]
     assert done["id"] == "msg_abc"
@@ -370,7 +355,7 @@ def test_a_stop_sequence_sent_by_the_server_is_kept(
     service.script(
         Reply(content="one two", stop_sequence="THREE", anthropic_stop_reason=stop_reason)
     )
-    result = ask(stream, "--ndjson", "--stop", "THREE")
+    result = ask(stream, "--ndjson", "--stop", "THREE", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     done = ndjson(result.stdout)[-1]
     assert done["finish_reason"] == "stop"
@@ -383,9 +368,9 @@ def test_no_stop_sequence_is_invented(
 ) -> None:
     """GLM reports a hit stop sequence as a plain end_turn with no stop_sequence field."""
     service.script(Reply(content="one two", anthropic_stop_reason="end_turn"))
-    result = ask(stream, "--ndjson", "--stop", "THREE")
+    result = ask(stream, "--ndjson", "--stop", "THREE", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
-    assert sent(service)["stop_sequences"] == ["THREE"]
+    assert sent_body(service, MESSAGES)["stop_sequences"] == ["THREE"]
     done = ndjson(result.stdout)[-1]
     assert done["finish_reason"] == "stop"
     assert done["stop_sequence"] is None
@@ -408,7 +393,7 @@ def test_unknown_block_types_skipped_in_a_whole_message(
         "usage": {"input_tokens": 1, "output_tokens": 2},
     }
     service.script(RawResponse(body=json.dumps(body).encode()))
-    result = ask("--no-stream", "--ndjson")
+    result = ask("--no-stream", "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     records = ndjson(result.stdout)
     assert [r["type"] for r in records] == ["content", "done"]
@@ -420,7 +405,7 @@ def test_unknown_block_types_skipped_in_a_whole_message(
 
 def test_pings_are_ignored(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply(content=["Pinged ", "but ", "fine."], ping=True))
-    result = ask("--stream", "--ndjson")
+    result = ask("--stream", "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     records = ndjson(result.stdout)
     assert joined(records, "content") == "Pinged but fine."
@@ -450,7 +435,7 @@ def test_unknown_blocks_and_events_in_a_stream_are_skipped(
             *message_end(),
         )
     )
-    result = ask("--stream", "--ndjson")
+    result = ask("--stream", "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     records = ndjson(result.stdout)
     assert [r["type"] for r in records] == ["content", "content", "done"]
@@ -482,7 +467,7 @@ def test_signature_delta_is_ignored(glm_env: dict[str, str], service: FakeServic
             *message_end(),
         )
     )
-    result = ask("--stream", "--ndjson")
+    result = ask("--stream", "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     records = ndjson(result.stdout)
     assert [r["type"] for r in records] == ["reasoning", "content", "done"]
@@ -503,7 +488,7 @@ def test_input_json_delta_fragments_make_one_tool_call(
             chunk_size=chunk_size,
         )
     )
-    result = ask("--stream", "--ndjson")
+    result = ask("--stream", "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     calls = [r for r in ndjson(result.stdout) if r["type"] == "tool_call"]
     assert calls == [
@@ -529,7 +514,7 @@ def test_two_streamed_tool_calls_stay_apart(glm_env: dict[str, str], service: Fa
             ],
         )
     )
-    result = ask("--stream")
+    result = ask("--stream", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     calls = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(c["id"], c["name"]) for c in calls] == [("toolu_a", "first"), ("toolu_b", "second")]
@@ -543,7 +528,7 @@ def test_message_delta_then_close_without_message_stop_is_a_success(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     service.script(Reply(content="Complete answer.", omit_done=True))
-    result = ask("--stream")
+    result = ask("--stream", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Complete answer.\n"
     assert result.stderr == ""
@@ -553,7 +538,7 @@ def test_hand_made_stream_without_message_stop_is_a_success(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     service.script(stream_reply(MESSAGE_START, *text_block(0, "ok"), *message_end(stop=False)))
-    result = ask("--stream", "--ndjson")
+    result = ask("--stream", "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     assert ndjson(result.stdout)[-1]["finish_reason"] == "stop"
 
@@ -562,7 +547,7 @@ def test_stream_ending_before_a_stop_reason_exits_5(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     service.script(Reply(content="Cut short", truncate_before_finish=True))
-    result = ask("--stream", "--retries", "0")
+    result = ask("--stream", "--retries", "0", protocol="anthropic")
     assert result.exit_code == 5, result.stderr
     assert_one_error(result.stderr)
 
@@ -577,7 +562,7 @@ def test_message_delta_without_stop_reason_is_not_an_end(
             {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 3}},
         )
     )
-    result = ask("--stream", "--retries", "0")
+    result = ask("--stream", "--retries", "0", protocol="anthropic")
     assert result.exit_code == 5, result.stderr
     assert_one_error(result.stderr)
 
@@ -604,7 +589,7 @@ def test_error_event_exits_by_its_type(
             error={"type": kind, "message": f"stream says {kind}"},
         )
     )
-    result = ask("--stream", "--retries", "0")
+    result = ask("--stream", "--retries", "0", protocol="anthropic")
     assert result.exit_code == exit_code, result.stderr
     assert_one_error(result.stderr, f"stream says {kind}")
 
@@ -619,7 +604,7 @@ def test_error_event_in_ndjson_ends_with_an_error_line(
             error={"type": "rate_limit_error", "message": "slow down"},
         )
     )
-    result = ask("--stream", "--ndjson", "--retries", "0")
+    result = ask("--stream", "--ndjson", "--retries", "0", protocol="anthropic")
     assert result.exit_code == 4, result.stderr
     last = ndjson(result.stdout)[-1]
     assert last["type"] == "error"
@@ -649,7 +634,7 @@ def test_error_body_is_one_line_with_the_message(
 ) -> None:
     message = f"the service explains {kind}"
     service.script(Status(status, body=anthropic_error(kind, message, request_id="req_srv_77")))
-    result = ask(stream)
+    result = ask(stream, protocol="anthropic")
     assert result.exit_code == exit_code, result.stderr
     assert result.stdout == ""
     line = assert_one_error(result.stderr, message, str(status))
@@ -664,7 +649,7 @@ def test_balance_exhausted_429_exits_4_without_retry(
 ) -> None:
     body = anthropic_error("rate_limit_error", "Insufficient balance", code="1113")
     service.script(Status(429, body=body), Status(429, body=body), Status(429, body=body))
-    result = ask(stream)
+    result = ask(stream, protocol="anthropic")
     assert result.exit_code == 4, result.stderr
     assert_one_error(result.stderr, "Insufficient balance", "1113")
     assert len(service.requests) == 1

@@ -28,9 +28,8 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, Reply
-from tests.helpers import run_in_process
+from tests.helpers import WAIT, request_body, run_in_process
 
-WAIT = 10.0
 PROMPT = "glm> "
 PIECES = [f"p{i:03d} " for i in range(300)]
 
@@ -130,12 +129,6 @@ def terminal(glm_env: dict[str, str]) -> Iterator[Any]:
         each.close()
 
 
-def sent(service: FakeService, index: int = -1) -> dict[str, Any]:
-    body = service.requests[index].json
-    assert isinstance(body, dict)
-    return body
-
-
 def test_a_two_turn_conversation_then_ctrl_d(
     glm_env: dict[str, str], service: FakeService, terminal: Any
 ) -> None:
@@ -153,7 +146,7 @@ def test_a_two_turn_conversation_then_ctrl_d(
     term.expect(PROMPT)
     term.send("\x04")
     assert term.wait() == 0
-    assert sent(service)["messages"] == [
+    assert request_body(service, -1)["messages"] == [
         {"role": "user", "content": "hello"},
         {"role": "assistant", "content": "first answer"},
         {"role": "user", "content": "two lines:\nthe second"},
@@ -188,7 +181,7 @@ def test_slash_commands(
     term.expect("/save FILE")
     term.send("//etc is a path\r")
     term.expect("Hello from the fake service.\n")
-    body = sent(service)
+    body = request_body(service, -1)
     assert body["messages"] == [
         {"role": "system", "content": "Talk like a pirate."},
         {"role": "user", "content": "/etc is a path"},
@@ -232,7 +225,7 @@ def test_ctrl_c_stops_the_answer_and_keeps_the_loop_and_history_clean(
     term.send("short one\r")
     term.expect("calm answer\n")
     term.expect(PROMPT)
-    assert sent(service)["messages"] == [{"role": "user", "content": "short one"}]
+    assert request_body(service, -1)["messages"] == [{"role": "user", "content": "short one"}]
     term.send("\x04")
     assert term.wait() == 0
     assert "Traceback" not in term.output
@@ -250,7 +243,7 @@ def test_the_loop_continues_and_saves_a_session(
     term.expect(PROMPT)
     term.send("\x04")
     assert term.wait() == 0
-    assert sent(service)["messages"] == [
+    assert request_body(service, -1)["messages"] == [
         {"role": "user", "content": "hi"},
         {"role": "assistant", "content": "Hello from the fake service."},
         {"role": "user", "content": "more"},

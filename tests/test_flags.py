@@ -7,44 +7,13 @@ value (and nothing else the user did not set); just outside it, glm exits 2 with
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from typer.testing import Result
 
 from glm_cli.core.validate import EFFORTS
 from tests.fake_service import FakeService, Reply
-from tests.helpers import SECRET, assert_one_error, invoke
+from tests.helpers import ask, assert_usage_error, invoke, sent_body, warnings
 
 BASE_KEYS = {"model", "messages", "stream"}
-
-
-# The fake service's server threads print a traceback on sys.stderr when a client resets
-# a kept-alive connection (glm closes its connection at once); CliRunner captures
-# sys.stderr as a whole, so that report would land among glm's own stderr lines.
-def stderr(result: Result) -> str:
-    """What glm wrote on stderr."""
-    return result.stderr
-
-
-def ask(*flags: str) -> Result:
-    return invoke(["ask", *flags, "hi"], input=b"")
-
-
-def sent_body(service: FakeService) -> dict[str, Any]:
-    assert len(service.requests) == 1, service.requests
-    body = service.requests[0].json
-    assert isinstance(body, dict)
-    return body
-
-
-def assert_rejected(result: Result, service: FakeService, *fragments: str) -> str:
-    assert result.exit_code == 2, (result.stdout, stderr(result))
-    line = assert_one_error(stderr(result), *fragments)
-    assert result.stdout == ""
-    assert service.requests == []
-    assert SECRET not in stderr(result)
-    return line
 
 
 def same_number(actual: object, expected: float) -> bool:
@@ -76,8 +45,8 @@ def test_two_decimal_numbers_inside_the_range_are_sent(
     glm_env: dict[str, str], service: FakeService, flag: str, field: str, text: str, value: float
 ) -> None:
     result = ask(flag, text)
-    assert result.exit_code == 0, stderr(result)
-    assert stderr(result) == ""
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
     body = sent_body(service)
     assert set(body) == BASE_KEYS | {field}
     assert same_number(body[field], value), body[field]
@@ -88,7 +57,7 @@ def test_max_tokens_inside_the_range_is_sent(
     glm_env: dict[str, str], service: FakeService, text: str
 ) -> None:
     result = ask(f"--max-tokens={text}")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert set(body) == BASE_KEYS | {"max_tokens"}
     assert body["max_tokens"] == int(text)
@@ -109,7 +78,7 @@ def test_ids_at_their_length_limits_are_sent(
 ) -> None:
     value = ("id-" + "x" * length)[:length]
     result = ask(flag, value)
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert set(body) == BASE_KEYS | {field}
     assert body[field] == value
@@ -118,7 +87,7 @@ def test_ids_at_their_length_limits_are_sent(
 @pytest.mark.parametrize("effort", EFFORTS)
 def test_each_effort_is_sent(glm_env: dict[str, str], service: FakeService, effort: str) -> None:
     result = ask("--effort", effort)
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert set(body) == BASE_KEYS | {"reasoning_effort"}
     assert body["reasoning_effort"] == effort
@@ -133,7 +102,7 @@ def test_think_sends_the_thinking_type(
     glm_env: dict[str, str], service: FakeService, flag: str, kind: str
 ) -> None:
     result = ask(flag)
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert set(body) == BASE_KEYS | {"thinking"}
     assert body["thinking"] == {"type": kind}
@@ -152,7 +121,7 @@ def test_think_agreeing_with_effort_is_sent(
     glm_env: dict[str, str], service: FakeService, flags: list[str], thinking: str, effort: str
 ) -> None:
     result = ask(*flags)
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert body["thinking"] == {"type": thinking}
     assert body["reasoning_effort"] == effort
@@ -160,7 +129,7 @@ def test_think_agreeing_with_effort_is_sent(
 
 def test_greedy_sends_do_sample_false(glm_env: dict[str, str], service: FakeService) -> None:
     result = ask("--greedy")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert set(body) == BASE_KEYS | {"do_sample"}
     assert body["do_sample"] is False
@@ -173,22 +142,22 @@ def test_stop_sequences_are_all_sent(
     stops = [f"END{i}" for i in range(count)]
     flags = [part for stop in stops for part in ("--stop", stop)]
     result = ask(*flags)
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert set(body) == BASE_KEYS | {"stop"}
     assert body["stop"] == stops
-    warnings = [line for line in stderr(result).splitlines() if line.startswith("glm: warning:")]
+    told = warnings(result.stderr)
     if count == 1:
-        assert stderr(result) == ""
+        assert result.stderr == ""
     else:
-        assert len(warnings) == 1, stderr(result)
-        assert "one" in warnings[0], warnings[0]
+        assert len(told) == 1, result.stderr
+        assert "one" in told[0], told[0]
 
 
 def test_quiet_silences_the_stop_warning(glm_env: dict[str, str], service: FakeService) -> None:
     result = ask("--quiet", "--stop", "a", "--stop", "b")
-    assert result.exit_code == 0, stderr(result)
-    assert stderr(result) == ""
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
     assert sent_body(service)["stop"] == ["a", "b"]
 
 
@@ -199,7 +168,7 @@ def test_plain_ask_sends_only_model_messages_stream(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     result = ask()
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert set(body) == BASE_KEYS
     assert body["model"] == "glm-5.2"
@@ -209,7 +178,7 @@ def test_plain_ask_sends_only_model_messages_stream(
 
 def test_no_stream_sends_stream_false(glm_env: dict[str, str], service: FakeService) -> None:
     result = ask("--no-stream")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     assert result.stdout == "Hello from the fake service.\n"
     body = sent_body(service)
     assert set(body) == BASE_KEYS
@@ -218,7 +187,7 @@ def test_no_stream_sends_stream_false(glm_env: dict[str, str], service: FakeServ
 
 def test_stream_flag_sends_stream_true(glm_env: dict[str, str], service: FakeService) -> None:
     result = ask("--stream")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     assert sent_body(service)["stream"] is True
 
 
@@ -227,7 +196,7 @@ def test_model_flag_is_sent(
     glm_env: dict[str, str], service: FakeService, flags: list[str]
 ) -> None:
     result = ask(*flags)
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert set(body) == BASE_KEYS
     assert body["model"] == "x"
@@ -255,7 +224,7 @@ def test_all_flags_together(glm_env: dict[str, str], service: FakeService) -> No
         "--model",
         "glm-x",
     )
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert body == {
         "model": "glm-x",
@@ -298,18 +267,18 @@ def test_all_flags_together(glm_env: dict[str, str], service: FakeService) -> No
 def test_temperature_outside_is_rejected(
     glm_env: dict[str, str], service: FakeService, text: str
 ) -> None:
-    assert_rejected(ask(f"--temperature={text}"), service, "--temperature", text)
+    assert_usage_error(ask(f"--temperature={text}"), service, "--temperature", text)
 
 
 def test_temperature_empty_is_rejected(glm_env: dict[str, str], service: FakeService) -> None:
-    assert_rejected(ask("--temperature="), service, "--temperature")
+    assert_usage_error(ask("--temperature="), service, "--temperature")
 
 
 @pytest.mark.parametrize("text", ["0", "0.001", "0.009", "1.01", "0.015", "nan", "-0.5"])
 def test_top_p_outside_is_rejected(
     glm_env: dict[str, str], service: FakeService, text: str
 ) -> None:
-    assert_rejected(ask(f"--top-p={text}"), service, "--top-p", text)
+    assert_usage_error(ask(f"--top-p={text}"), service, "--top-p", text)
 
 
 @pytest.mark.parametrize(
@@ -318,7 +287,7 @@ def test_top_p_outside_is_rejected(
 def test_max_tokens_outside_is_rejected(
     glm_env: dict[str, str], service: FakeService, text: str
 ) -> None:
-    assert_rejected(ask(f"--max-tokens={text}"), service, "--max-tokens", text.strip())
+    assert_usage_error(ask(f"--max-tokens={text}"), service, "--max-tokens", text.strip())
 
 
 @pytest.mark.parametrize(
@@ -329,34 +298,34 @@ def test_ids_outside_their_length_limits_are_rejected(
     glm_env: dict[str, str], service: FakeService, flag: str, length: int
 ) -> None:
     value = "i" * length
-    assert_rejected(ask(flag, value), service, flag, value)
+    assert_usage_error(ask(flag, value), service, flag, value)
 
 
 @pytest.mark.parametrize("flag", ["--request-id", "--user-id"])
 def test_empty_ids_are_rejected(glm_env: dict[str, str], service: FakeService, flag: str) -> None:
-    assert_rejected(ask(f"{flag}="), service, flag)
+    assert_usage_error(ask(f"{flag}="), service, flag)
 
 
 @pytest.mark.parametrize("effort", ["extreme", "", "ultra"])
 def test_unknown_effort_is_rejected(
     glm_env: dict[str, str], service: FakeService, effort: str
 ) -> None:
-    line = assert_rejected(ask(f"--effort={effort}"), service, "--effort", effort)
+    line = assert_usage_error(ask(f"--effort={effort}"), service, "--effort", effort)
     assert "xhigh" in line  # says what is allowed
 
 
 def test_empty_stop_is_rejected(glm_env: dict[str, str], service: FakeService) -> None:
-    assert_rejected(ask("--stop", "a", "--stop="), service, "--stop")
+    assert_usage_error(ask("--stop", "a", "--stop="), service, "--stop")
 
 
 def test_five_stops_are_rejected(glm_env: dict[str, str], service: FakeService) -> None:
     flags = [part for i in range(5) for part in ("--stop", f"s{i}")]
-    assert_rejected(ask(*flags), service, "--stop", "4")
+    assert_usage_error(ask(*flags), service, "--stop", "4")
 
 
 @pytest.mark.parametrize("value", ["", "   "])
 def test_empty_model_is_rejected(glm_env: dict[str, str], service: FakeService, value: str) -> None:
-    assert_rejected(ask(f"--model={value}"), service, "--model")
+    assert_usage_error(ask(f"--model={value}"), service, "--model")
 
 
 @pytest.mark.parametrize(
@@ -372,21 +341,21 @@ def test_empty_model_is_rejected(glm_env: dict[str, str], service: FakeService, 
 def test_think_contradicting_effort_is_rejected(
     glm_env: dict[str, str], service: FakeService, flags: list[str], fragments: tuple[str, ...]
 ) -> None:
-    assert_rejected(ask(*flags), service, *fragments)
+    assert_usage_error(ask(*flags), service, *fragments)
 
 
 @pytest.mark.parametrize("value", ["5", "0"])
 def test_top_k_on_the_openai_protocol_is_rejected(
     glm_env: dict[str, str], service: FakeService, value: str
 ) -> None:
-    assert_rejected(ask("--top-k", value), service, "--top-k")
+    assert_usage_error(ask("--top-k", value), service, "--top-k")
 
 
 def test_a_bad_flag_among_good_ones_still_sends_nothing(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     result = ask("--temperature", "0.5", "--max-tokens", "10", "--top-p", "1.5")
-    assert_rejected(result, service, "--top-p", "1.5")
+    assert_usage_error(result, service, "--top-p", "1.5")
 
 
 # --- the Anthropic protocol's own ranges --------------------------------------------------
@@ -394,7 +363,7 @@ def test_a_bad_flag_among_good_ones_still_sends_nothing(
 
 def test_anthropic_allows_top_p_zero(glm_env: dict[str, str], service: FakeService) -> None:
     result = ask("--protocol", "anthropic", "--top-p", "0")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert service.requests[0].path == "/v1/messages"
     assert same_number(body["top_p"], 0.0)
@@ -403,7 +372,7 @@ def test_anthropic_allows_top_p_zero(glm_env: dict[str, str], service: FakeServi
 @pytest.mark.parametrize("value", ["0", "40"])
 def test_anthropic_sends_top_k(glm_env: dict[str, str], service: FakeService, value: str) -> None:
     result = ask("--protocol", "anthropic", "--top-k", value)
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     assert sent_body(service)["top_k"] == int(value)
 
 
@@ -411,7 +380,9 @@ def test_anthropic_sends_top_k(glm_env: dict[str, str], service: FakeService, va
 def test_anthropic_rejects_a_bad_top_k(
     glm_env: dict[str, str], service: FakeService, value: str
 ) -> None:
-    assert_rejected(ask("--protocol", "anthropic", f"--top-k={value}"), service, "--top-k", value)
+    assert_usage_error(
+        ask("--protocol", "anthropic", f"--top-k={value}"), service, "--top-k", value
+    )
 
 
 # --- the same checks in the other request commands ---------------------------------------
@@ -426,7 +397,7 @@ def test_every_request_command_sends_the_flags(
         [command, "--max-tokens", "7", "--temperature", "0.3", "--effort", "low", "hi"],
         input=b"",
     )
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     body = sent_body(service)
     assert body["max_tokens"] == 7
     assert same_number(body["temperature"], 0.3)
@@ -449,4 +420,4 @@ def test_every_request_command_checks_the_flags(
     flags: list[str],
     fragments: tuple[str, ...],
 ) -> None:
-    assert_rejected(invoke([command, *flags, "hi"], input=b""), service, *fragments)
+    assert_usage_error(invoke([command, *flags, "hi"], input=b""), service, *fragments)

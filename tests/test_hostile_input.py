@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, RawResponse, Reply
-from tests.helpers import Run, assert_one_error, run_in_process
+from tests.helpers import assert_one_error, assert_usage_error, run_in_process
 
 DEEP = 100_000
 """Deeper than any parser recurses."""
@@ -35,14 +35,6 @@ def deep_object(levels: int) -> Any:
     for _ in range(levels - 1):
         value = {"a": value}
     return value
-
-
-def usage_error(run: Run, service: FakeService, *fragments: str, code: int = 2) -> str:
-    assert run.exit_code == code, (run.exit_code, run.stderr)
-    line = assert_one_error(run.stderr, *fragments)
-    assert "internal error" not in line
-    assert service.requests == []
-    return line
 
 
 # --- argv bytes that are not UTF-8 --------------------------------------------------------
@@ -62,7 +54,7 @@ def usage_error(run: Run, service: FakeService, *fragments: str, code: int = 2) 
         ([b"\xff"], ["argument 1", "byte offset 0"]),
     ],
 )
-def test_argv_bytes_that_are_not_utf8_are_a_usage_error(
+def test_argv_bytes_that_are_not_utf8_are_a_assert_usage_error(
     glm_env: dict[str, str],
     service: FakeService,
     tmp_path: Path,
@@ -87,13 +79,13 @@ def test_argv_surrogates_in_process_name_the_argument(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     run = run_in_process(["ask", "--user-id", "abc\udcffdef", "hi"])
-    usage_error(run, service, "argument 3 (the value of --user-id)", "byte offset 3")
+    assert_usage_error(run, service, "argument 3 (the value of --user-id)", "byte offset 3")
 
 
 def test_a_flag_that_takes_no_value_is_not_named_for_the_next_word(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    line = usage_error(run_in_process(["ask", "-n", "\udcff"]), service, "argument 3")
+    line = assert_usage_error(run_in_process(["ask", "-n", "\udcff"]), service, "argument 3")
     assert "-n" not in line
 
 
@@ -105,14 +97,14 @@ def test_environment_bytes_that_are_not_utf8_name_the_variable(
     if variable == "CLOUDSWAY_ENDPOINT":
         environ["GLM_PROVIDER"] = "cloudsway"
     run = run_in_process(["ask", "hi"], environ=environ)
-    usage_error(run, service, variable, "not valid UTF-8", "byte offset 1")
+    assert_usage_error(run, service, variable, "not valid UTF-8", "byte offset 1")
 
 
 # --- JSON nested deeply --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("levels", [DEEP, MIDDLE])
-def test_a_deep_schema_file_is_a_usage_error(
+def test_a_deep_schema_file_is_a_assert_usage_error(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path, levels: int
 ) -> None:
     path = tmp_path / "schema.json"
@@ -120,11 +112,11 @@ def test_a_deep_schema_file_is_a_usage_error(
         json.dumps({"items": deep_object(levels)}) if levels < 1000 else deep_array(levels)
     )
     run = run_in_process(["json", "--schema", str(path), "hi"])
-    usage_error(run, service, "--schema", "schema.json", "nested too deeply")
+    assert_usage_error(run, service, "--schema", "schema.json", "nested too deeply")
 
 
 @pytest.mark.parametrize("levels", [DEEP, MIDDLE])
-def test_a_deep_tool_file_is_a_usage_error(
+def test_a_deep_tool_file_is_a_assert_usage_error(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path, levels: int
 ) -> None:
     path = tmp_path / "tool.json"
@@ -134,12 +126,12 @@ def test_a_deep_tool_file_is_a_usage_error(
     else:
         path.write_text(deep_array(levels))
     run = run_in_process(["ask", "--tool", str(path), "hi"])
-    usage_error(run, service, "--tool", "tool.json", "nested too deeply")
+    assert_usage_error(run, service, "--tool", "tool.json", "nested too deeply")
 
 
 @pytest.mark.parametrize("levels", [DEEP, MIDDLE])
 @pytest.mark.parametrize("from_stdin", [False, True])
-def test_a_deep_raw_body_is_a_usage_error(
+def test_a_deep_raw_body_is_a_assert_usage_error(
     glm_env: dict[str, str],
     service: FakeService,
     tmp_path: Path,
@@ -163,7 +155,7 @@ def test_a_deep_raw_body_is_a_usage_error(
         path.write_bytes(data)
         run = run_in_process(["raw", "--body", str(path)])
     name = "--body -" if from_stdin else "body.json"
-    usage_error(run, service, name, "not valid JSON")
+    assert_usage_error(run, service, name, "not valid JSON")
     assert run.out == b""
 
 
@@ -254,10 +246,10 @@ BAD_URLS = [
 
 
 @pytest.mark.parametrize("url", BAD_URLS)
-def test_a_malformed_base_url_flag_is_a_usage_error(
+def test_a_malformed_base_url_flag_is_a_assert_usage_error(
     glm_env: dict[str, str], service: FakeService, url: str
 ) -> None:
-    usage_error(run_in_process(["ask", "--base-url", url, "hi"]), service, "--base-url")
+    assert_usage_error(run_in_process(["ask", "--base-url", url, "hi"]), service, "--base-url")
 
 
 @pytest.mark.parametrize("url", BAD_URLS)
@@ -265,14 +257,14 @@ def test_a_malformed_glm_base_url_names_the_variable(
     glm_env: dict[str, str], service: FakeService, url: str
 ) -> None:
     run = run_in_process(["ask", "hi"], environ={**glm_env, "GLM_BASE_URL": url})
-    usage_error(run, service, "GLM_BASE_URL")
+    assert_usage_error(run, service, "GLM_BASE_URL")
 
 
-def test_a_base_url_with_a_query_is_a_usage_error(
+def test_a_base_url_with_a_query_is_a_assert_usage_error(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     run = run_in_process(["ask", "--base-url", f"{service.url}?x=1", "hi"])
-    usage_error(run, service, "--base-url", "'?'")
+    assert_usage_error(run, service, "--base-url", "'?'")
 
 
 @pytest.mark.parametrize("key", ["url", "fallback_url"])
@@ -287,15 +279,15 @@ def test_a_malformed_provider_url_names_the_file_and_key(
         "[providers.local]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in urls.items())
     )
     run = run_in_process(["ask", "--config", str(config), "--provider", "local", "hi"])
-    usage_error(run, service, str(config), f"providers.local.{key}")
+    assert_usage_error(run, service, str(config), f"providers.local.{key}")
 
 
 @pytest.mark.parametrize("name", ["a/b", "a?b", "a b", "a#b", "%2e%2e"])
-def test_a_cloudsway_endpoint_that_is_not_a_name_is_a_usage_error(
+def test_a_cloudsway_endpoint_that_is_not_a_name_is_a_assert_usage_error(
     glm_env: dict[str, str], service: FakeService, name: str
 ) -> None:
     run = run_in_process(["ask", "--provider", "cloudsway", "--endpoint", name, "hi"])
-    usage_error(run, service, "--endpoint")
+    assert_usage_error(run, service, "--endpoint")
 
 
 # --- proxies and certificates ---------------------------------------------------------------
@@ -316,7 +308,7 @@ def test_a_cloudsway_endpoint_that_is_not_a_name_is_a_usage_error(
         ("NO_PROXY", "localhost,[::1", "NO_PROXY"),
     ],
 )
-def test_a_proxy_variable_glm_cannot_use_is_a_usage_error(
+def test_a_proxy_variable_glm_cannot_use_is_a_assert_usage_error(
     glm_env: dict[str, str], service: FakeService, variable: str, value: str, fragment: str
 ) -> None:
     environ = {**glm_env, variable: value}
@@ -328,7 +320,7 @@ def test_a_proxy_variable_glm_cannot_use_is_a_usage_error(
     finally:
         for name in (variable, "HTTPS_PROXY"):
             os.environ.pop(name, None)
-    usage_error(run, service, variable, fragment)
+    assert_usage_error(run, service, variable, fragment)
 
 
 def test_no_proxy_star_bypasses_even_an_unusable_proxy(
@@ -350,7 +342,7 @@ def test_no_proxy_star_bypasses_even_an_unusable_proxy(
         ("SSL_CERT_DIR", lambda tmp: tmp / "missing", "not a directory"),
     ],
 )
-def test_an_unusable_certificate_variable_is_a_usage_error(
+def test_an_unusable_certificate_variable_is_a_assert_usage_error(
     glm_env: dict[str, str],
     service: FakeService,
     tmp_path: Path,
@@ -363,7 +355,7 @@ def test_an_unusable_certificate_variable_is_a_usage_error(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, str(make(tmp_path)))
     run = run_in_process(["ask", "--base-url", "https://127.0.0.1:9", "--retries", "0", "hi"])
-    usage_error(run, service, variable, fragment)
+    assert_usage_error(run, service, variable, fragment)
 
 
 def _text_file(tmp: Path) -> Path:
@@ -444,7 +436,7 @@ def test_any_toml_type_in_any_key_names_the_file_and_the_key(
     path.write_text(toml + "\n")
     path.chmod(0o600)
     run = run_in_process(command, environ={**glm_env, "GLM_CONFIG": str(path)})
-    usage_error(run, service, str(path), key)
+    assert_usage_error(run, service, str(path), key)
 
 
 def test_a_system_file_from_the_config_names_the_key(
@@ -453,7 +445,7 @@ def test_a_system_file_from_the_config_names_the_key(
     path = tmp_path / "config.toml"
     path.write_text('[defaults]\nsystem = "@/nonexistent/system.txt"\n')
     run = run_in_process(["ask", "hi"], environ={**glm_env, "GLM_CONFIG": str(path)})
-    usage_error(run, service, "defaults.system", "/nonexistent/system.txt")
+    assert_usage_error(run, service, "defaults.system", "/nonexistent/system.txt")
 
 
 # --- hand-edited JSONL -----------------------------------------------------------------------
@@ -503,7 +495,7 @@ def test_a_jsonl_line_of_any_shape_names_the_file_and_the_line(
     path.write_bytes(GOOD_LINE.encode() + b"\n" + line + b"\n")
     before = path.read_bytes()
     run = run_in_process(["chat", "--protocol", protocol, "--file", str(path), "hi"])
-    usage_error(run, service, "talk.jsonl", "line 2")
+    assert_usage_error(run, service, "talk.jsonl", "line 2")
     assert path.read_bytes() == before
 
 
@@ -565,4 +557,4 @@ def test_a_top_p_of_zero_from_the_config_names_the_key(
     path = tmp_path / "config.toml"
     path.write_text("[defaults]\ntop-p = 0\n")
     run = run_in_process(["ask", "hi"], environ={**glm_env, "GLM_CONFIG": str(path)})
-    usage_error(run, service, "defaults.top-p", "anthropic")
+    assert_usage_error(run, service, "defaults.top-p", "anthropic")

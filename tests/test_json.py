@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, Reply, Stall
-from tests.helpers import Run, assert_one_error, run_in_process
+from tests.helpers import Run, assert_one_error, request_body, run_in_process
 
 PROTOCOLS = ["openai", "anthropic"]
 STREAMS = ["--stream", "--no-stream"]
@@ -26,12 +26,6 @@ SCHEMA = {
 
 def glm_json(protocol: str, *flags: str, prompt: str = "list two colours") -> Run:
     return run_in_process(["json", "--protocol", protocol, *flags, prompt])
-
-
-def body_of(service: FakeService, index: int = 0) -> dict[str, Any]:
-    body = service.requests[index].json
-    assert isinstance(body, dict)
-    return body
 
 
 def system_text(body: dict[str, Any]) -> str | None:
@@ -71,7 +65,7 @@ def test_openai_wire_has_response_format_json_object(
     service.script(Reply(content='{"colours": ["red", "blue"]}'))
     result = glm_json("openai")
     assert result.exit_code == 0, result.stderr
-    body = body_of(service)
+    body = request_body(service)
     assert service.requests[0].path == "/v1/chat/completions"
     assert body["response_format"] == {"type": "json_object"}
 
@@ -82,7 +76,7 @@ def test_anthropic_wire_has_no_response_format_but_a_json_system_prompt(
     service.script(Reply(content='{"colours": ["red", "blue"]}'))
     result = glm_json("anthropic")
     assert result.exit_code == 0, result.stderr
-    body = body_of(service)
+    body = request_body(service)
     assert service.requests[0].path == "/v1/messages"
     assert "response_format" not in body
     system = system_text(body)
@@ -96,7 +90,7 @@ def test_anthropic_json_instruction_keeps_the_users_system_prompt(
     service.script(Reply(content="{}"))
     result = glm_json("anthropic", "--system", "You are a librarian.")
     assert result.exit_code == 0, result.stderr
-    system = system_text(body_of(service))
+    system = system_text(request_body(service))
     assert system is not None
     assert "You are a librarian." in system
     assert "json" in system.lower()
@@ -108,7 +102,7 @@ def test_openai_hint_added_when_nothing_mentions_json(
     service.script(Reply(content="{}"))
     result = glm_json("openai", prompt="list two colours")
     assert result.exit_code == 0, result.stderr
-    body = body_of(service)
+    body = request_body(service)
     system = system_text(body)
     assert system is not None and "json" in system.lower()
     assert body["messages"][0]["role"] == "system"
@@ -122,7 +116,7 @@ def test_openai_no_hint_when_the_prompt_mentions_json(
     service.script(Reply(content="{}"))
     result = glm_json("openai", prompt=prompt)
     assert result.exit_code == 0, result.stderr
-    body = body_of(service)
+    body = request_body(service)
     assert system_text(body) is None
     assert body["messages"] == [{"role": "user", "content": prompt}]
 
@@ -134,7 +128,7 @@ def test_openai_no_hint_when_the_system_prompt_mentions_json(
     service.script(Reply(content="{}"))
     result = glm_json("openai", "--system", system)
     assert result.exit_code == 0, result.stderr
-    assert system_text(body_of(service)) == system
+    assert system_text(request_body(service)) == system
 
 
 def test_openai_hint_added_to_a_system_prompt_without_json(
@@ -143,7 +137,7 @@ def test_openai_hint_added_to_a_system_prompt_without_json(
     service.script(Reply(content="{}"))
     result = glm_json("openai", "--system", "Be terse.")
     assert result.exit_code == 0, result.stderr
-    system = system_text(body_of(service))
+    system = system_text(request_body(service))
     assert system is not None
     assert "Be terse." in system
     assert "json" in system.lower()
@@ -276,7 +270,7 @@ def test_schema_goes_into_the_system_prompt(
     result = glm_json(protocol, "--schema", write_schema(tmp_path))
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"name": "Ada"}
-    system = system_text(body_of(service))
+    system = system_text(request_body(service))
     assert system is not None
     assert '"required"' in system
     assert '"additionalProperties"' in system
@@ -294,7 +288,7 @@ def test_failing_answer_is_retried_once_with_the_error(
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"name": "Ada", "age": 36}
     assert len(service.requests) == 2
-    original, repair = body_of(service, 0), body_of(service, 1)
+    original, repair = request_body(service, 0), request_body(service, 1)
     assert repair["messages"][: len(original["messages"])] == original["messages"]
     assistant, user = repair["messages"][-2:]
     assert assistant["role"] == "assistant"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, RawResponse, Reply, Status
-from tests.helpers import SECRET, Run, assert_one_error, run_in_process
+from tests.helpers import SECRET, Run, ask, assert_one_error, run_in_process, warnings
 
 PROTOCOLS = ["openai", "anthropic"]
 STREAMS = ["--stream", "--no-stream"]
@@ -30,10 +30,6 @@ USAGE_KEYS = {
     "total_tokens",
 }
 ERROR_KEYS = {"type", "exit_code", "message", "status", "code"}
-
-
-def ask(protocol: str, stream: str, *flags: str, prompt: str = "hi", **kwargs: Any) -> Run:
-    return run_in_process(["ask", "--protocol", protocol, stream, *flags, prompt], **kwargs)
 
 
 def lines(text: str) -> list[dict[str, Any]]:
@@ -86,7 +82,7 @@ def test_text_prints_only_the_content_with_one_final_newline(
     expected: str,
 ) -> None:
     service.script(Reply(content=content, reasoning="a secret chain of thought"))
-    result = ask(protocol, stream)
+    result = ask(stream, protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == expected
     assert result.stderr == ""
@@ -100,7 +96,7 @@ def test_unicode_content_is_written_as_utf8(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(Reply(content="héllo — 世界 🙂", chunk_size=1))
-    result = ask(protocol, stream)
+    result = ask(stream, protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "héllo — 世界 🙂\n"
 
@@ -111,7 +107,7 @@ def test_reasoning_never_reaches_stdout(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(Reply(content="The answer.", reasoning="HIDDEN-REASONING-TEXT"))
-    result = ask(protocol, stream)
+    result = ask(stream, protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "The answer.\n"
     assert "HIDDEN" not in result.stdout
@@ -124,7 +120,7 @@ def test_show_thinking_writes_plain_reasoning_to_stderr_off_a_terminal(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(Reply(content="The answer.", reasoning="Weighing the options carefully."))
-    result = ask(protocol, stream, "--show-thinking")
+    result = ask(stream, "--show-thinking", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "The answer.\n"
     assert "Weighing the options carefully." in result.stderr
@@ -139,7 +135,7 @@ def test_show_thinking_is_dim_on_a_terminal(
 ) -> None:
     service.script(Reply(content="The answer.", reasoning="Weighing the options carefully."))
     environ = {**os.environ, "TERM": "xterm-256color"}
-    result = ask(protocol, stream, "--show-thinking", stderr_tty=True, environ=environ)
+    result = ask(stream, "--show-thinking", protocol=protocol, stderr_tty=True, environ=environ)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "The answer.\n"
     assert "\x1b[2m" in result.stderr
@@ -154,7 +150,7 @@ def test_show_thinking_has_no_escape_codes_with_no_color(
 ) -> None:
     service.script(Reply(content="The answer.", reasoning="Weighing the options carefully."))
     environ = {**os.environ, "TERM": "xterm-256color", "NO_COLOR": "1"}
-    result = ask(protocol, stream, "--show-thinking", stderr_tty=True, environ=environ)
+    result = ask(stream, "--show-thinking", protocol=protocol, stderr_tty=True, environ=environ)
     assert result.exit_code == 0, result.stderr
     assert "Weighing the options carefully." in result.stderr
     assert "\x1b" not in result.stderr
@@ -165,7 +161,7 @@ def test_show_thinking_without_reasoning_leaves_stderr_empty(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="Just this.", reasoning=None))
-    result = ask("openai", stream, "--show-thinking")
+    result = ask(stream, "--show-thinking", protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Just this.\n"
     assert result.stderr.strip() == ""
@@ -213,7 +209,7 @@ def test_ndjson_lines_for_reasoning_content_tool_calls_and_done(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(TOOL_REPLY)
-    result = ask(protocol, stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     records = normalize(lines(result.stdout))
@@ -240,7 +236,7 @@ def test_ndjson_is_the_same_whatever_the_protocol_and_streaming(
     for protocol in PROTOCOLS:
         for stream in STREAMS:
             service.script(TOOL_REPLY)
-            result = ask(protocol, stream, "--ndjson")
+            result = ask(stream, "--ndjson", protocol=protocol)
             assert result.exit_code == 0, (protocol, stream, result.stderr)
             outputs[protocol, stream] = normalize(lines(result.stdout))
     reference = outputs["openai", "--no-stream"]
@@ -260,7 +256,7 @@ def test_ndjson_done_is_the_same_streamed_or_not(
     dones = []
     for stream in STREAMS:
         service.script(Reply(content="ok", id="same-id-123"))
-        result = ask(protocol, stream, "--ndjson")
+        result = ask(stream, "--ndjson", protocol=protocol)
         assert result.exit_code == 0, result.stderr
         dones.append(lines(result.stdout)[-1])
     assert dones[0] == dones[1]
@@ -273,7 +269,7 @@ def test_ndjson_content_lines_join_to_the_answer(
 ) -> None:
     text = "A longer answer, cut into many small pieces when streamed.\nSecond line."
     service.script(Reply(content=text, chunk_size=5))
-    result = ask(protocol, stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     records = lines(result.stdout)
     assert "".join(r["text"] for r in records if r["type"] == "content") == text
@@ -304,7 +300,7 @@ def test_ndjson_tool_call_arguments_kept_as_a_string_when_not_json(
             finish_reason="tool_calls",
         )
     )
-    result = ask("openai", stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol="openai")
     assert result.exit_code == 0, result.stderr
     calls = [r for r in lines(result.stdout) if r["type"] == "tool_call"]
     assert calls == [{"type": "tool_call", "id": "call_1", "name": "f", "arguments": expected}]
@@ -335,7 +331,7 @@ SEARCH_RESULTS = [
 @pytest.mark.parametrize("stream", STREAMS)
 def test_ndjson_web_search_line(glm_env: dict[str, str], service: FakeService, stream: str) -> None:
     service.script(Reply(content="Sunny.", web_search=SEARCH_RESULTS))
-    result = ask("openai", stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol="openai")
     assert result.exit_code == 0, result.stderr
     records = lines(result.stdout)
     searches = [r for r in records if r["type"] == "web_search"]
@@ -349,7 +345,7 @@ def test_ndjson_done_has_nulls_for_what_the_service_did_not_give(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(Reply(content="ok", usage=None))
-    result = ask(protocol, stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     done = lines(result.stdout)[-1]
     assert set(done) == DONE_KEYS
@@ -366,7 +362,7 @@ def test_ndjson_done_carries_the_request_id_and_reasoning_tokens(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="ok", request_id="req-from-service-42"))
-    result = ask("openai", stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol="openai")
     assert result.exit_code == 0, result.stderr
     done = lines(result.stdout)[-1]
     assert done["request_id"] == "req-from-service-42"
@@ -396,7 +392,7 @@ def test_usage_goes_to_stderr(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(Reply(content="Answer.", usage=USAGE))
-    result = ask(protocol, stream, "--usage")
+    result = ask(stream, "--usage", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Answer.\n"
     for name, value in (("prompt", 101), ("completion", 202), ("cached", 44), ("total", 303)):
@@ -411,7 +407,7 @@ def test_sources_print_title_and_link_on_stderr_after_the_answer(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="It is sunny in Paris.", web_search=SEARCH_RESULTS))
-    result = ask("openai", stream, "--sources", shared=True)
+    result = ask(stream, "--sources", protocol="openai", shared=True)
     assert result.exit_code == 0, result.stdout
     answer = result.stdout.index("It is sunny in Paris.\n")
     for source in SEARCH_RESULTS:
@@ -426,7 +422,7 @@ def test_sources_stay_off_stdout(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="It is sunny in Paris.", web_search=SEARCH_RESULTS))
-    result = ask("openai", stream, "--sources")
+    result = ask(stream, "--sources", protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "It is sunny in Paris.\n"
     assert "Paris weather today" in result.stderr
@@ -438,7 +434,7 @@ def test_no_sources_without_the_flag(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="It is sunny in Paris.", web_search=SEARCH_RESULTS))
-    result = ask("openai", stream)
+    result = ask(stream, protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "It is sunny in Paris.\n"
     assert result.stderr == ""
@@ -466,7 +462,7 @@ def test_sources_arriving_in_the_last_chunk_of_a_stream(
         + b"data: [DONE]\n\n"
     )
     service.script(RawResponse(body=stream, content_type="text/event-stream"))
-    result = ask("openai", "--stream", "--sources")
+    result = ask("--stream", "--sources", protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Sunny today.\n"
     assert "Paris weather today" in result.stderr
@@ -482,7 +478,7 @@ def test_text_mode_tool_calls_are_json_lines_after_the_text(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(TOOL_REPLY)
-    result = ask(protocol, stream)
+    result = ask(stream, protocol=protocol)
     assert result.exit_code == 0, result.stderr
     text, *calls = result.stdout.splitlines()
     assert text == "Let me check the weather."
@@ -513,7 +509,7 @@ def test_text_mode_tool_call_without_text_prints_only_the_call(
             finish_reason="tool_calls",
         )
     )
-    result = ask(protocol, stream)
+    result = ask(stream, protocol=protocol)
     assert result.exit_code == 0, result.stderr
     output = result.stdout.splitlines()
     assert len(output) == 1
@@ -530,11 +526,10 @@ def test_finish_reason_length_warns_and_exits_0(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(Reply(content="Cut off mid", finish_reason="length"))
-    result = ask(protocol, stream)
+    result = ask(stream, protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Cut off mid\n"
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("glm: warning:")]
-    assert len(warnings) == 1, result.stderr
+    assert len(warnings(result.stderr)) == 1, result.stderr
     assert "glm: error" not in result.stderr
 
 
@@ -543,7 +538,7 @@ def test_finish_reason_length_warning_silenced_by_quiet(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="Cut off mid", finish_reason="length"))
-    result = ask("openai", stream, "--quiet")
+    result = ask(stream, "--quiet", protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Cut off mid\n"
     assert result.stderr == ""
@@ -561,7 +556,7 @@ def test_filtered_answer_exits_6_naming_role_and_level(
             content_filter=[{"role": "assistant", "level": 2}],
         )
     )
-    result = ask("openai", stream)
+    result = ask(stream, protocol="openai")
     assert result.exit_code == 6, result.stderr
     line = assert_one_error(result.stderr, "assistant")
     assert re.search(r"level\W*2\b", line), line
@@ -573,7 +568,7 @@ def test_network_error_finish_exits_5(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="partial", finish_reason="network_error"))
-    result = ask("openai", stream)
+    result = ask(stream, protocol="openai")
     assert result.exit_code == 5, result.stderr
     assert_one_error(result.stderr)
 
@@ -588,7 +583,7 @@ def test_content_filter_on_a_normal_answer_is_ignored(
             content_filter=[{"role": "user", "level": 3}, {"role": "assistant", "level": 3}],
         )
     )
-    result = ask("openai", stream)
+    result = ask(stream, protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "A fine answer.\n"
     assert result.stderr == ""
@@ -599,7 +594,7 @@ def test_unknown_finish_reason_passes_through(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="ok", finish_reason="model_context_window_exceeded"))
-    result = ask("openai", stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol="openai")
     assert lines(result.stdout)[-1]["finish_reason"] == "model_context_window_exceeded"
 
 
@@ -630,7 +625,7 @@ def test_ndjson_filtered_answer_ends_with_an_error_line(
             content_filter=[{"role": "assistant", "level": 1}],
         )
     )
-    result = ask("openai", stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol="openai")
     assert_error_line(result, 6)
 
 
@@ -639,7 +634,7 @@ def test_ndjson_network_error_ends_with_an_error_line(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="partial", finish_reason="network_error"))
-    result = ask("openai", stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol="openai")
     assert_error_line(result, 5)
 
 
@@ -649,7 +644,7 @@ def test_ndjson_http_error_is_an_error_line(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(Status(401))
-    result = ask(protocol, stream, "--ndjson")
+    result = ask(stream, "--ndjson", protocol=protocol)
     error = assert_error_line(result, 3)
     assert error["status"] == 401
     assert error["code"] == "1001"
@@ -661,7 +656,7 @@ def test_ndjson_truncated_stream_ends_with_an_error_line(
     glm_env: dict[str, str], service: FakeService, protocol: str
 ) -> None:
     service.script(Reply(content="partial answer", truncate_before_finish=True))
-    result = ask(protocol, "--stream", "--ndjson", "--retries", "0")
+    result = ask("--stream", "--ndjson", "--retries", "0", protocol=protocol)
     assert_error_line(result, 5)
     assert any(r["type"] == "content" for r in lines(result.stdout))
 
@@ -672,7 +667,7 @@ def test_text_mode_failure_keeps_stdout_clean(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
     service.script(Status(400))
-    result = ask(protocol, stream)
+    result = ask(stream, protocol=protocol)
     assert result.exit_code == 2, result.stderr
     assert result.stdout == ""
     assert_one_error(result.stderr, "400")
@@ -686,7 +681,9 @@ def test_text_mode_failure_keeps_stdout_clean(
 def test_dry_run_prints_the_request_and_sends_nothing(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str
 ) -> None:
-    result = ask(protocol, stream, "--dry-run", "--temperature", "0.3", prompt="dry question")
+    result = ask(
+        stream, "--dry-run", "--temperature", "0.3", protocol=protocol, prompt="dry question"
+    )
     assert result.exit_code == 0, result.stderr
     assert service.requests == []
     assert SECRET not in result.stdout + result.stderr

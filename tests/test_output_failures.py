@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 
 from tests.fake_service import FakeService, Reply, Status
-from tests.helpers import assert_one_error, glm_command, run_glm
+from tests.helpers import WAIT, assert_one_error, glm_command, run_glm
 
-WAIT = 10.0
 FULL = b"glm: error: cannot write to stdout: No space left on device\n"
 
 NO_REQUEST = [

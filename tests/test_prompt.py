@@ -13,13 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from typer.testing import Result
 
 from glm_cli.cli.prompt import StdinSource, build_prompt, system_prompt
 from glm_cli.core.errors import UsageError
 from glm_cli.output.terminal import Env
 from tests.fake_service import FakeService, Reply
-from tests.helpers import SECRET, assert_one_error, invoke, run_glm
+from tests.helpers import assert_one_error, assert_usage_error, invoke, run_glm
 
 # --- unit tests: build_prompt ---------------------------------------------------------
 
@@ -272,7 +271,7 @@ def test_cli_sends_the_assembled_prompt(
     glm_env: dict[str, str], service: FakeService, args: list[str], stdin: bytes, expected: str
 ) -> None:
     result = invoke(args, input=stdin)
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     assert user_content(service) == expected
 
 
@@ -282,7 +281,7 @@ def test_cli_prompt_files_between_arguments_and_stdin(
     one = write(tmp_path / "one.md", b"# One\n")
     two = write(tmp_path / "two.md", b"two\n\n")
     result = invoke(["ask", "--prompt-file", one, "--prompt-file", two, "review"], input=b"diff\n")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     assert user_content(service) == "review\n\n# One\n\ntwo\n\ndiff"
 
 
@@ -291,7 +290,7 @@ def test_cli_system_prompt_from_file(
 ) -> None:
     path = write(tmp_path / "system.txt", b"Answer briefly.")
     result = invoke(["ask", "--system", "@" + path, "q"], input=b"")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     messages = service.requests[0].json["messages"]
     assert messages == [
         {"role": "system", "content": "Answer briefly."},
@@ -304,25 +303,8 @@ def test_cli_system_prompt_text(
     glm_env: dict[str, str], service: FakeService, value: str, expected: str
 ) -> None:
     result = invoke(["ask", "-s", value, "q"], input=b"")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     assert service.requests[0].json["messages"][0] == {"role": "system", "content": expected}
-
-
-# The fake service's server threads print a traceback on sys.stderr when a client resets
-# a kept-alive connection (glm closes its connection at once); CliRunner captures
-# sys.stderr as a whole, so that report would land among glm's own stderr lines.
-def stderr(result: Result) -> str:
-    """What glm wrote on stderr."""
-    return result.stderr
-
-
-def usage_failure(result: Result, service: FakeService, *fragments: str) -> str:
-    assert result.exit_code == 2, stderr(result)
-    line = assert_one_error(stderr(result), *fragments)
-    assert result.stdout == ""
-    assert service.requests == []
-    assert SECRET not in stderr(result)
-    return line
 
 
 @pytest.mark.parametrize(
@@ -337,19 +319,19 @@ def usage_failure(result: Result, service: FakeService, *fragments: str) -> str:
 def test_cli_empty_prompt_is_a_usage_error(
     glm_env: dict[str, str], service: FakeService, args: list[str], stdin: bytes
 ) -> None:
-    usage_failure(invoke(args, input=stdin), service, "prompt")
+    assert_usage_error(invoke(args, input=stdin), service, "prompt")
 
 
 def test_cli_dash_with_no_stdin_is_a_usage_error(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    usage_failure(invoke(["ask", "--no-stdin", "-"], input=b"text"), service, "--no-stdin")
+    assert_usage_error(invoke(["ask", "--no-stdin", "-"], input=b"text"), service, "--no-stdin")
 
 
 def test_cli_invalid_utf8_stdin_is_a_usage_error(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
-    line = usage_failure(invoke(["ask", "q"], input=b"12345\xfe"), service, "stdin")
+    line = assert_usage_error(invoke(["ask", "q"], input=b"12345\xfe"), service, "stdin")
     assert byte_offset_named(line, 5), line
 
 
@@ -357,7 +339,7 @@ def test_cli_invalid_utf8_prompt_file_is_a_usage_error(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "binary.bin", b"\x00\x01ok\xff")
-    line = usage_failure(invoke(["ask", "--prompt-file", path, "q"], input=b""), service)
+    line = assert_usage_error(invoke(["ask", "--prompt-file", path, "q"], input=b""), service)
     assert "binary.bin" in line
     assert byte_offset_named(line, 4), line
 
@@ -365,7 +347,7 @@ def test_cli_invalid_utf8_prompt_file_is_a_usage_error(
 def test_cli_missing_prompt_file_is_a_usage_error(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path
 ) -> None:
-    usage_failure(
+    assert_usage_error(
         invoke(["ask", "--prompt-file", str(tmp_path / "gone.txt"), "q"], input=b""),
         service,
         "gone.txt",
@@ -375,7 +357,7 @@ def test_cli_missing_prompt_file_is_a_usage_error(
 def test_cli_missing_system_file_is_a_usage_error(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path
 ) -> None:
-    usage_failure(
+    assert_usage_error(
         invoke(["ask", "--system", "@" + str(tmp_path / "nosys.txt"), "q"], input=b""),
         service,
         "nosys.txt",
@@ -429,7 +411,7 @@ def test_cli_raw_body_dash_with_dash_prompt_is_a_usage_error(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     body = b'{"model": "glm-5.2", "messages": [{"role": "user", "content": "x"}]}'
-    usage_failure(invoke(["raw", "--body", "-", "-"], input=body), service)
+    assert_usage_error(invoke(["raw", "--body", "-", "-"], input=body), service)
 
 
 # --- end to end, as real processes -------------------------------------------------------
@@ -537,7 +519,7 @@ def test_cli_prompt_file_dash_reads_stdin(
     if command == "json":
         service.script(Reply(content="{}"))
     result = invoke([command, "--prompt-file", "-", "json please"], input=b"from stdin\n")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     assert user_content(service) == "json please\n\nfrom stdin"
 
 
@@ -548,7 +530,7 @@ def test_cli_system_at_dash_reads_the_system_prompt_from_stdin(
     if command == "json":
         service.script(Reply(content="{}"))
     result = invoke([command, "--system", "@-", "a json question"], input=b"Be terse.\n")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     assert user_content(service) == "a json question"  # stdin is not appended as well
     assert (system_content(service) or "").startswith("Be terse.")
 
@@ -559,7 +541,7 @@ def test_cli_system_at_dash_from_the_config_reads_stdin(
     config = tmp_path / "config.toml"
     config.write_text('[defaults]\nsystem = "@-"\n')
     result = invoke(["ask", "--config", str(config), "q"], input=b"From stdin.\n")
-    assert result.exit_code == 0, stderr(result)
+    assert result.exit_code == 0, result.stderr
     assert system_content(service) == "From stdin."
     assert user_content(service) == "q"
 
@@ -580,7 +562,7 @@ def test_cli_two_readers_of_stdin_are_a_usage_error(
     glm_env: dict[str, str], service: FakeService, args: list[str], fragments: tuple[str, ...]
 ) -> None:
     body = b'{"model": "glm-5.2", "messages": [{"role": "user", "content": "x"}]}'
-    usage_failure(invoke(args, input=body), service, *fragments)
+    assert_usage_error(invoke(args, input=body), service, *fragments)
 
 
 def test_process_system_at_dash_reads_a_pipe(glm_env: dict[str, str], service: FakeService) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, RawResponse, Reply, Status, anthropic_error
-from tests.helpers import Run, assert_one_error, run_in_process
+from tests.helpers import Run, assert_one_error, request_body, run_in_process
 
 PROTOCOLS = ["openai", "anthropic"]
 
@@ -31,12 +31,6 @@ RAW_BODIES = {"openai": OPENAI_BODY, "anthropic": ANTHROPIC_BODY}
 
 def raw(protocol: str, *flags: str, stdin: bytes = b"") -> Run:
     return run_in_process(["raw", "--protocol", protocol, *flags], stdin=stdin)
-
-
-def wire(service: FakeService, index: int = 0) -> dict[str, Any]:
-    body = service.requests[index].json
-    assert isinstance(body, dict)
-    return body
 
 
 def body_file(tmp_path: Path, body: Any, name: str = "body.json") -> str:
@@ -234,8 +228,8 @@ def test_body_file_is_sent_as_is(
     service.script(RawResponse(body=OPENAI_BODY))
     result = raw("openai", "--body", body_file(tmp_path, OPENAI_REQUEST))
     assert result.exit_code == 0, result.stderr
-    assert wire(service) == OPENAI_REQUEST
-    assert "stream" not in wire(service)
+    assert request_body(service) == OPENAI_REQUEST
+    assert "stream" not in request_body(service)
     assert result.out == OPENAI_BODY + b"\n"
 
 
@@ -253,7 +247,7 @@ def test_flags_override_body_fields(
         "glm-other",
     )
     assert result.exit_code == 0, result.stderr
-    assert wire(service) == {**OPENAI_REQUEST, "temperature": 0.3, "model": "glm-other"}
+    assert request_body(service) == {**OPENAI_REQUEST, "temperature": 0.3, "model": "glm-other"}
 
 
 def test_stream_flag_overrides_the_body(
@@ -262,7 +256,7 @@ def test_stream_flag_overrides_the_body(
     service.script(Reply(content="streamed", reasoning=None))
     result = raw("openai", "--body", body_file(tmp_path, OPENAI_REQUEST), "--stream")
     assert result.exit_code == 0, result.stderr
-    assert wire(service) == {**OPENAI_REQUEST, "stream": True}
+    assert request_body(service) == {**OPENAI_REQUEST, "stream": True}
     assert all(
         json.loads(line)["object"] == "chat.completion.chunk" for line in result.out.splitlines()
     )
@@ -274,7 +268,7 @@ def test_body_with_stream_true_is_printed_as_a_stream(
     service.script(Reply(content=["a", "b"], reasoning=None))
     result = raw("openai", "--body", body_file(tmp_path, {**OPENAI_REQUEST, "stream": True}))
     assert result.exit_code == 0, result.stderr
-    assert wire(service)["stream"] is True
+    assert request_body(service)["stream"] is True
     assert len(result.out.splitlines()) == 3
     assert b"[DONE]" not in result.out
 
@@ -289,7 +283,7 @@ def test_config_defaults_do_not_apply_to_a_body(
     service.script(Reply())
     result = raw("openai", "--body", body_file(tmp_path, request))
     assert result.exit_code == 0, result.stderr
-    assert wire(service) == request
+    assert request_body(service) == request
 
 
 def test_config_defaults_do_apply_without_a_body(
@@ -302,14 +296,14 @@ def test_config_defaults_do_apply_without_a_body(
     service.script(Reply())
     result = raw("openai", "--no-stream", "hi")
     assert result.exit_code == 0, result.stderr
-    assert wire(service)["temperature"] == 0.2
+    assert request_body(service)["temperature"] == 0.2
 
 
 def test_body_from_stdin(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply())
     result = raw("openai", "--body", "-", stdin=json.dumps(OPENAI_REQUEST).encode())
     assert result.exit_code == 0, result.stderr
-    assert wire(service) == OPENAI_REQUEST
+    assert request_body(service) == OPENAI_REQUEST
 
 
 def test_prompt_is_appended_as_a_user_message(
@@ -319,7 +313,7 @@ def test_prompt_is_appended_as_a_user_message(
     service.script(Reply())
     result = raw("openai", "--body", body_file(tmp_path, request), "extra", "words")
     assert result.exit_code == 0, result.stderr
-    assert wire(service)["messages"] == [
+    assert request_body(service)["messages"] == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "extra words"},
     ]
@@ -332,7 +326,7 @@ def test_prompt_is_appended_to_a_body_from_stdin(
     service.script(Reply())
     result = raw("openai", "--body", "-", "the question", stdin=json.dumps(request).encode())
     assert result.exit_code == 0, result.stderr
-    assert wire(service)["messages"][-1] == {"role": "user", "content": "the question"}
+    assert request_body(service)["messages"][-1] == {"role": "user", "content": "the question"}
 
 
 def test_prompt_is_appended_on_the_anthropic_wire(
@@ -342,7 +336,7 @@ def test_prompt_is_appended_on_the_anthropic_wire(
     service.script(Reply())
     result = raw("anthropic", "--body", body_file(tmp_path, request), "hello there")
     assert result.exit_code == 0, result.stderr
-    body = wire(service)
+    body = request_body(service)
     assert body["max_tokens"] == 64
     assert "stream" not in body
     [message] = body["messages"]

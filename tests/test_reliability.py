@@ -1,16 +1,14 @@
 """Reliability against the fake service (SPEC §3, §3.1, §5): retries, fallback,
-broken streams, timeouts and the one error line. In-process through `invoke`."""
+broken streams, timeouts and the one error line. In-process through `ask`, which also
+checks that the key never appears in any output."""
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import Result
 
 from glm_cli.core import retry
 from tests.fake_service import (
@@ -23,7 +21,7 @@ from tests.fake_service import (
     anthropic_error,
     openai_error,
 )
-from tests.helpers import SECRET, assert_one_error, invoke
+from tests.helpers import SECRET, ask, assert_one_error, closed_port
 
 ANSWER = "Hello from the fake service."
 NOW = {"Retry-After": "0"}
@@ -47,14 +45,6 @@ def stream_flag(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def ask(protocol: str, *args: str, prompt: str = "hello") -> Result:
-    """`glm ask` in this process; the key must never appear in any output."""
-    result = invoke(["ask", "--protocol", protocol, *args, prompt])
-    assert SECRET not in result.stdout
-    assert SECRET not in result.stderr
-    return result
-
-
 def error_for(
     protocol: str, code: str, message: str, kind: str = "api_error", request_id: str | None = None
 ) -> dict[str, Any]:
@@ -64,12 +54,6 @@ def error_for(
     if request_id is not None:
         body["request_id"] = request_id
     return body
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def path_for(protocol: str) -> str:
@@ -92,7 +76,7 @@ def test_retryable_status_then_success(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream_flag: str, status: int
 ) -> None:
     service.script(Status(status, headers=NOW), Reply())
-    result = ask(protocol, stream_flag)
+    result = ask(stream_flag, protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ANSWER + "\n"
     assert result.stderr == ""
@@ -104,7 +88,7 @@ def test_two_failures_then_success_with_default_retries(
     glm_env: dict[str, str], service: FakeService, protocol: str
 ) -> None:
     service.script(Status(503, headers=NOW), Status(429, headers=NOW), Reply())
-    result = ask(protocol)
+    result = ask(protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ANSWER + "\n"
     assert len(service.requests) == 3
@@ -112,7 +96,7 @@ def test_two_failures_then_success_with_default_retries(
 
 def test_retries_are_silent_unless_verbose(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Status(503, headers=NOW), Reply())
-    result = ask("openai", "--verbose")
+    result = ask("--verbose", protocol="openai")
     assert result.exit_code == 0
     assert "503" in result.stderr  # --verbose says why it retried
     assert result.stdout == ANSWER + "\n"
@@ -125,7 +109,7 @@ def test_retries_exhausted(
     glm_env: dict[str, str], service: FakeService, protocol: str, status: int, exit_code: int
 ) -> None:
     service.script(*[Status(status, headers=NOW)] * 3)
-    result = ask(protocol, "--retries", "1")
+    result = ask("--retries", "1", protocol=protocol)
     assert result.exit_code == exit_code
     assert len(service.requests) == 2
     assert result.stdout == ""
@@ -136,7 +120,7 @@ def test_default_retries_make_three_attempts(
     glm_env: dict[str, str], service: FakeService, protocol: str
 ) -> None:
     service.script(*[Status(503, headers=NOW)] * 4)
-    result = ask(protocol)
+    result = ask(protocol=protocol)
     assert result.exit_code == 5
     assert len(service.requests) == 3
 
@@ -145,7 +129,7 @@ def test_retries_zero_is_one_request(
     glm_env: dict[str, str], service: FakeService, protocol: str
 ) -> None:
     service.script(Status(503, headers=NOW), Reply())
-    result = ask(protocol, "--retries", "0")
+    result = ask("--retries", "0", protocol=protocol)
     assert result.exit_code == 5
     assert len(service.requests) == 1
     assert_one_error(result.stderr, "503")
@@ -154,7 +138,7 @@ def test_retries_zero_is_one_request(
 def test_retry_after_is_honoured(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Status(429, headers={"Retry-After": "1"}), Reply())
     started = time.monotonic()
-    result = ask("openai")
+    result = ask(protocol="openai")
     elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.stderr
     assert len(service.requests) == 2
@@ -166,7 +150,7 @@ def test_retry_after_as_http_date_in_the_past_is_no_wait(
 ) -> None:
     service.script(Status(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), Reply())
     started = time.monotonic()
-    result = ask("openai")
+    result = ask(protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert time.monotonic() - started < 0.8
     assert len(service.requests) == 2
@@ -190,7 +174,7 @@ def test_final_quota_code_in_a_429_is_exit_4_at_once(
 ) -> None:
     body = error_for(protocol, code, BALANCE_MESSAGE, "rate_limit_error")
     service.script(Status(429, body=body, headers=NOW), Reply())
-    result = ask(protocol, stream_flag)
+    result = ask(stream_flag, protocol=protocol)
     assert result.exit_code == 4
     assert len(service.requests) == 1
     assert result.stdout == ""
@@ -204,7 +188,7 @@ def test_concurrency_and_frequency_limits_are_retried(
 ) -> None:
     body = error_for(protocol, code, "Too many requests", "rate_limit_error")
     service.script(Status(429, body=body, headers=NOW), Reply())
-    result = ask(protocol)
+    result = ask(protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert len(service.requests) == 2
 
@@ -222,7 +206,7 @@ def test_non_retryable_status(
     exit_code: int,
 ) -> None:
     service.script(Status(status, headers=NOW), Reply())
-    result = ask(protocol, stream_flag)
+    result = ask(stream_flag, protocol=protocol)
     assert result.exit_code == exit_code
     assert len(service.requests) == 1
     assert result.stdout == ""
@@ -235,7 +219,7 @@ def test_400_carries_the_services_message(
     message = "temperature must be between 0 and 1"
     body = error_for(protocol, "1214", message, "invalid_request_error")
     service.script(Status(400, body=body))
-    result = ask(protocol)
+    result = ask(protocol=protocol)
     assert result.exit_code == 2
     assert len(service.requests) == 1
     assert_one_error(result.stderr, "400", message, "1214")
@@ -245,14 +229,14 @@ def test_status_with_a_non_json_body_is_classified_by_status(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     service.script(Status(403, body=b"Forbidden\n", content_type="text/plain"))
-    result = ask("openai")
+    result = ask(protocol="openai")
     assert result.exit_code == 3
     assert_one_error(result.stderr, "403")
 
 
 def test_auth_business_code_wins_over_status(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Status(400, body=openai_error("1002", "Invalid API key")))
-    result = ask("openai")
+    result = ask(protocol="openai")
     assert result.exit_code == 3
     assert_one_error(result.stderr, "Invalid API key", "1002")
 
@@ -267,7 +251,7 @@ def test_error_line_has_status_message_code_and_response_request_id(
 ) -> None:
     body = error_for(protocol, "1261", "Prompt too long", "invalid_request_error", "req-from-svc")
     service.script(Status(413, body=body))
-    result = ask(protocol)
+    result = ask(protocol=protocol)
     assert result.exit_code == 2
     assert_one_error(result.stderr, "413", "Prompt too long", "1261", "req-from-svc")
 
@@ -282,7 +266,7 @@ def test_error_line_has_request_id_from_response_header(
             headers={"X-Request-Id": "hdr-req-4242"},
         )
     )
-    result = ask("openai")
+    result = ask(protocol="openai")
     assert result.exit_code == 2
     assert_one_error(result.stderr, "404", "Model not found", "1211", "hdr-req-4242")
 
@@ -291,7 +275,7 @@ def test_error_line_falls_back_to_the_sent_request_id(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     service.script(Status(400, body=openai_error("1214", "bad parameter")))
-    result = ask("openai", "--request-id", "mine-123456")
+    result = ask("--request-id", "mine-123456", protocol="openai")
     assert result.exit_code == 2
     assert service.requests[0].json["request_id"] == "mine-123456"
     assert_one_error(result.stderr, "400", "bad parameter", "1214", "mine-123456")
@@ -302,7 +286,7 @@ def test_response_request_id_beats_the_sent_one(
 ) -> None:
     body = error_for("openai", "1214", "bad parameter", request_id="theirs-999")
     service.script(Status(400, body=body))
-    result = ask("openai", "--request-id", "mine-123456")
+    result = ask("--request-id", "mine-123456", protocol="openai")
     line = assert_one_error(result.stderr, "theirs-999")
     assert "mine-123456" not in line
 
@@ -313,7 +297,7 @@ def test_html_error_page_is_one_line_without_html(
     page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>"
     page += b"<hr><center>nginx</center>" + b"<p>filler</p>" * 200 + b"</body></html>"
     service.script(Status(502, body=page, content_type="text/html"))
-    result = ask("openai", "--retries", "0")
+    result = ask("--retries", "0", protocol="openai")
     assert result.exit_code == 5
     assert_one_error(result.stderr, "502")
     assert len(result.stderr.splitlines()) == 1
@@ -329,7 +313,7 @@ def test_200_with_a_body_that_is_not_the_expected_json_is_exit_5(
     glm_env: dict[str, str], service: FakeService, protocol: str, body: bytes
 ) -> None:
     service.script(*[RawResponse(200, body)] * 3)
-    result = ask(protocol, "--no-stream")
+    result = ask("--no-stream", protocol=protocol)
     assert result.exit_code == 5
     assert_one_error(result.stderr)
     assert result.stdout == ""
@@ -340,7 +324,7 @@ def test_200_html_to_a_stream_request_is_exit_5(
 ) -> None:
     page = b"<html><body>Welcome to the captive portal</body></html>"
     service.script(*[RawResponse(200, page, content_type="text/html")] * 3)
-    result = ask(protocol, "--stream")
+    result = ask("--stream", protocol=protocol)
     assert result.exit_code == 5
     assert_one_error(result.stderr)
     assert len(result.stderr) < 400  # at most an excerpt of the page
@@ -363,15 +347,9 @@ def write_config(tmp_path: Path, protocol: str, url: str, fallback_url: str) -> 
     return str(path)
 
 
-@pytest.fixture
-def no_base_url(glm_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("GLM_BASE_URL")
-    yield
-
-
 def test_connection_refused_is_exit_5_with_one_line(glm_env: dict[str, str], protocol: str) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    result = ask(protocol, "--base-url", url)
+    result = ask("--base-url", url, protocol=protocol)
     assert result.exit_code == 5
     assert result.stdout == ""
     assert_one_error(result.stderr)
@@ -381,7 +359,7 @@ def test_drop_before_headers_is_retried(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream_flag: str
 ) -> None:
     service.script(Drop(), Reply())
-    result = ask(protocol, stream_flag)
+    result = ask(stream_flag, protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ANSWER + "\n"
     assert len(service.requests) == 2
@@ -394,7 +372,7 @@ def test_fallback_after_connection_refused(
     config = write_config(
         tmp_path, protocol, f"http://127.0.0.1:{closed_port()}{path}", fallback_service.url + path
     )
-    result = ask(protocol, "--config", config, "--provider", "local")
+    result = ask("--config", config, "--provider", "local", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ANSWER + "\n"
     assert len(fallback_service.requests) == 1
@@ -412,7 +390,7 @@ def test_fallback_after_a_drop(
     config = write_config(tmp_path, protocol, service.url + path, fallback_service.url + path)
     service.script(Drop(), Reply(content="from the primary"))
     fallback_service.script(Reply(content="from the fallback"))
-    result = ask(protocol, "--config", config, "--provider", "local")
+    result = ask("--config", config, "--provider", "local", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "from the fallback\n"
     assert (len(service.requests), len(fallback_service.requests)) == (1, 1)
@@ -425,7 +403,7 @@ def test_fallback_after_a_5xx(
     config = write_config(tmp_path, "openai", service.url + path, fallback_service.url + path)
     service.script(Status(503, headers=NOW), Reply(content="from the primary"))
     fallback_service.script(Reply(content="from the fallback"))
-    result = ask("openai", "--config", config, "--provider", "local")
+    result = ask("--config", config, "--provider", "local", protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "from the fallback\n"
 
@@ -436,7 +414,7 @@ def test_no_fallback_after_a_429(
     path = path_for("openai")
     config = write_config(tmp_path, "openai", service.url + path, fallback_service.url + path)
     service.script(Status(429, headers=NOW), Reply(content="from the primary"))
-    result = ask("openai", "--config", config, "--provider", "local")
+    result = ask("--config", config, "--provider", "local", protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "from the primary\n"
     assert fallback_service.requests == []
@@ -450,7 +428,7 @@ def test_both_endpoints_down_is_exit_5(no_base_url: None, tmp_path: Path, protoc
         f"http://127.0.0.1:{closed_port()}{path}",
         f"http://127.0.0.1:{closed_port()}{path}",
     )
-    result = ask(protocol, "--config", config, "--provider", "local")
+    result = ask("--config", config, "--provider", "local", protocol=protocol)
     assert result.exit_code == 5
     assert result.stdout == ""
     assert_one_error(result.stderr)
@@ -463,7 +441,7 @@ def test_both_endpoints_failing_alternate_then_exit_5(
     config = write_config(tmp_path, "openai", service.url + path, fallback_service.url + path)
     service.script(*[Status(503, headers=NOW)] * 3)
     fallback_service.script(*[Status(502, headers=NOW)] * 3)
-    result = ask("openai", "--config", config, "--provider", "local")
+    result = ask("--config", config, "--provider", "local", protocol="openai")
     assert result.exit_code == 5
     assert (len(service.requests), len(fallback_service.requests)) == (2, 1)
     assert_one_error(result.stderr)
@@ -477,7 +455,7 @@ def test_base_url_has_no_fallback(
         tmp_path, "openai", fallback_service.url + path, fallback_service.url + path
     )
     dead = f"http://127.0.0.1:{closed_port()}"
-    result = ask("openai", "--config", config, "--provider", "local", "--base-url", dead)
+    result = ask("--config", config, "--provider", "local", "--base-url", dead, protocol="openai")
     assert result.exit_code == 5
     assert fallback_service.requests == []
     assert_one_error(result.stderr)
@@ -495,7 +473,7 @@ def test_stream_dropped_after_content_is_not_retried(
 ) -> None:
     cut = content_events_before(protocol, 3)
     service.script(Reply(content=PIECES, reasoning=None, drop_after=cut), Reply())
-    result = ask(protocol, "--stream")
+    result = ask("--stream", protocol=protocol)
     assert result.exit_code == 5
     assert result.stdout == "Hello wor"
     assert len(service.requests) == 1
@@ -506,7 +484,7 @@ def test_stream_dropped_before_any_content_is_retried(
     glm_env: dict[str, str], service: FakeService, protocol: str
 ) -> None:
     service.script(Reply(content=PIECES, reasoning=None, drop_after=0), Reply())
-    result = ask(protocol, "--stream")
+    result = ask("--stream", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ANSWER + "\n"
     assert len(service.requests) == 2
@@ -518,7 +496,7 @@ def test_stream_dropped_during_reasoning_is_retried(
     # Reasoning does not reach stdout, so nothing has been written yet.
     cut = 3 if protocol == "anthropic" else 1
     service.script(Reply(reasoning=["Hmm, ", "let me see."], drop_after=cut), Reply())
-    result = ask(protocol, "--stream")
+    result = ask("--stream", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ANSWER + "\n"
     assert len(service.requests) == 2
@@ -528,7 +506,7 @@ def test_whole_response_dropped_mid_body_is_retried(
     glm_env: dict[str, str], service: FakeService, protocol: str
 ) -> None:
     service.script(Reply(drop_after=20), Reply())
-    result = ask(protocol, "--no-stream")
+    result = ask("--no-stream", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ANSWER + "\n"
     assert len(service.requests) == 2
@@ -538,7 +516,7 @@ def test_stream_without_final_chunk_is_exit_5(
     glm_env: dict[str, str], service: FakeService, protocol: str
 ) -> None:
     service.script(Reply(content=PIECES, reasoning=None, truncate_before_finish=True), Reply())
-    result = ask(protocol, "--stream")
+    result = ask("--stream", protocol=protocol)
     assert result.exit_code == 5
     assert result.stdout == "".join(PIECES)
     assert len(service.requests) == 1
@@ -549,7 +527,7 @@ def test_final_chunk_without_end_marker_is_success(
     glm_env: dict[str, str], service: FakeService, protocol: str
 ) -> None:
     service.script(Reply(content=PIECES, reasoning=None, omit_done=True))
-    result = ask(protocol, "--stream")
+    result = ask("--stream", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "".join(PIECES) + "\n"
     assert result.stderr == ""
@@ -561,7 +539,7 @@ def test_malformed_chunk_is_exit_5(
 ) -> None:
     index = 0 if at == "first" else content_events_before(protocol, 2)
     service.script(*[Reply(content=PIECES, reasoning=None, malformed_at=index)] * 3)
-    result = ask(protocol, "--stream")
+    result = ask("--stream", protocol=protocol)
     assert result.exit_code == 5
     assert_one_error(result.stderr)
     if at == "middle":
@@ -602,7 +580,7 @@ def test_error_inside_the_stream_is_classified(
 ) -> None:
     cut = content_events_before(protocol, 2)
     service.script(Reply(content=PIECES, reasoning=None, error_after=cut, error=error))
-    result = ask(protocol, "--stream")
+    result = ask("--stream", protocol=protocol)
     assert result.exit_code == exit_code, result.stderr
     assert result.stdout == "Hello "
     assert len(service.requests) == 1
@@ -616,7 +594,7 @@ def test_balance_error_at_stream_start_is_not_retried(
     if protocol == "anthropic":
         error["type"] = "rate_limit_error"
     service.script(Reply(error_after=0, error=error), Reply())
-    result = ask(protocol, "--stream")
+    result = ask("--stream", protocol=protocol)
     assert result.exit_code == 4
     assert len(service.requests) == 1
     assert result.stdout == ""
@@ -628,7 +606,7 @@ def test_network_error_finish_reason_is_exit_5(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     service.script(Reply(content="partial", reasoning=None, finish_reason="network_error"))
-    result = ask("openai", "--stream")
+    result = ask("--stream", protocol="openai")
     assert result.exit_code == 5
     assert_one_error(result.stderr)
 
@@ -643,7 +621,7 @@ def test_stall_before_headers_past_timeout_is_exit_5(
 ) -> None:
     service.script(Stall(10))
     started = time.monotonic()
-    result = ask("openai", "--timeout", "0.3", "--retries", "0")
+    result = ask("--timeout", "0.3", "--retries", "0", protocol="openai")
     assert time.monotonic() - started < 3
     assert result.exit_code == 5
     assert len(service.requests) == 1
@@ -652,7 +630,7 @@ def test_stall_before_headers_past_timeout_is_exit_5(
 
 def test_stall_before_headers_is_retried(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Stall(10), Reply())
-    result = ask("openai", "--timeout", "0.3")
+    result = ask("--timeout", "0.3", protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ANSWER + "\n"
     assert len(service.requests) == 2
@@ -666,7 +644,7 @@ def test_stall_mid_stream_after_content_is_exit_5_not_retried(
         Reply(content=PIECES, reasoning=None, stall_after=cut, stall_seconds=10), Reply()
     )
     started = time.monotonic()
-    result = ask(protocol, "--stream", "--timeout", "0.3")
+    result = ask("--stream", "--timeout", "0.3", protocol=protocol)
     assert time.monotonic() - started < 3
     assert result.exit_code == 5
     assert result.stdout == "Hello "
@@ -680,7 +658,7 @@ def test_slow_but_steady_stream_is_not_a_timeout(
     pieces = [f"w{i} " for i in range(8)]
     service.script(Reply(content=pieces, reasoning=None, chunk_delay=0.1))
     started = time.monotonic()
-    result = ask("openai", "--stream", "--timeout", "0.5", "--retries", "0")
+    result = ask("--stream", "--timeout", "0.5", "--retries", "0", protocol="openai")
     assert result.exit_code == 0, result.stderr
     assert time.monotonic() - started > 0.5  # longer than the timeout in all
     assert result.stdout == "".join(pieces) + "\n"
@@ -689,7 +667,7 @@ def test_slow_but_steady_stream_is_not_a_timeout(
 def test_max_time_bounds_the_whole_run(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply(content=[f"w{i} " for i in range(60)], reasoning=None, chunk_delay=0.1))
     started = time.monotonic()
-    result = ask("openai", "--stream", "--max-time", "0.5")
+    result = ask("--stream", "--max-time", "0.5", protocol="openai")
     elapsed = time.monotonic() - started
     assert result.exit_code == 5
     assert 0.4 <= elapsed < 2.5
@@ -701,7 +679,7 @@ def test_max_time_bounds_the_whole_run(glm_env: dict[str, str], service: FakeSer
 def test_max_time_includes_retry_waits(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Status(503, headers={"Retry-After": "5"}), Reply())
     started = time.monotonic()
-    result = ask("openai", "--max-time", "0.5")
+    result = ask("--max-time", "0.5", protocol="openai")
     assert time.monotonic() - started < 2.5
     assert result.exit_code == 5
     assert_one_error(result.stderr, "--max-time")
@@ -716,7 +694,7 @@ def test_debug_shows_traceback_and_redacted_exchange(
     glm_env: dict[str, str], service: FakeService, protocol: str
 ) -> None:
     service.script(Status(400, body=error_for(protocol, "1214", "bad parameter")))
-    result = ask(protocol, "--debug")
+    result = ask("--debug", protocol=protocol, sys_streams=True)  # where the traceback goes
     assert result.exit_code == 2
     assert "Traceback" in result.stderr
     assert "Bearer ***" in result.stderr
@@ -727,7 +705,7 @@ def test_debug_shows_traceback_and_redacted_exchange(
 
 def test_no_traceback_without_debug(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Status(400))
-    result = ask("openai")
+    result = ask(protocol="openai")
     assert "Traceback" not in result.stderr
     assert "Bearer" not in result.stderr
 
@@ -738,7 +716,7 @@ def test_key_is_sent_but_never_shown(
     service.script(Reply(), Status(401), Reply(drop_after=1), Status(500), Status(500))
     outputs = []
     for args in (["--debug"], ["--debug"], ["--debug", "--verbose"], ["--dry-run"]):
-        result = ask(protocol, *args, "--retries", "1")
+        result = ask(*args, "--retries", "1", protocol=protocol, sys_streams=True)
         outputs.append(result.stdout + result.stderr)
     assert service.requests[0].headers["authorization"] == f"Bearer {SECRET}"
     assert all(SECRET not in text for text in outputs)

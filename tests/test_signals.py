@@ -15,10 +15,8 @@ service and while waiting to retry, a real `bash` loop stopped by Ctrl-C; then a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import select
 import shlex
 import signal
 import subprocess
@@ -29,9 +27,16 @@ from pathlib import Path
 import pytest
 
 from tests.fake_service import FakeService, RawResponse, Reply, Stall, Status
-from tests.helpers import glm_command, run_glm
+from tests.helpers import (
+    WAIT,
+    finish,
+    glm_command,
+    kill_group,
+    read_stderr_until,
+    run_glm,
+    start_glm,
+)
 
-WAIT = 10.0
 PIECES = [f"p{i:03d} " for i in range(400)]  # 8 s in all at 20 ms a piece
 NOISE = (b"Traceback", b"Exception ignored", b"BrokenPipe", b"KeyboardInterrupt", b"Error")
 
@@ -39,41 +44,6 @@ NOISE = (b"Traceback", b"Exception ignored", b"BrokenPipe", b"KeyboardInterrupt"
 def no_noise(stderr: bytes) -> None:
     for word in NOISE:
         assert word not in stderr, stderr.decode(errors="replace")
-
-
-def start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        glm_command(*args),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def finish(proc: subprocess.Popen[bytes]) -> tuple[int, bytes, bytes]:
-    """The exit status and what is left on stdout and stderr; never hangs."""
-    try:
-        out, err = proc.communicate(timeout=WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, out, err
-
-
-def read_until(proc: subprocess.Popen[bytes], text: bytes) -> bytes:
-    """Read stderr until `text` appears (glm's --verbose notes say where it is)."""
-    assert proc.stderr is not None
-    seen = b""
-    deadline = time.monotonic() + WAIT
-    while text not in seen:
-        ready, _, _ = select.select([proc.stderr], [], [], deadline - time.monotonic())
-        assert ready, f"{text!r} never came: {seen!r}"
-        chunk = os.read(proc.stderr.fileno(), 65536)
-        assert chunk, f"stderr ended before {text!r}: {seen!r}"
-        seen += chunk
-    return seen
 
 
 # ---------------------------------------------------------------------------
@@ -120,7 +90,7 @@ def test_head_c_1_ends_glm_at_once_with_141(
 
 def test_reader_gone_before_the_first_byte(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Stall(10))
-    proc = start(glm_env, "ask", "hi")
+    proc = start_glm(glm_env, "ask", "hi")
     assert proc.stdout is not None
     assert service.wait_for_requests(1)
     proc.stdout.close()  # the reader leaves while glm still waits for the service
@@ -162,7 +132,7 @@ def test_signal_while_waiting_for_the_service(
     glm_env: dict[str, str], service: FakeService, signum: int
 ) -> None:
     service.script(Stall(10))
-    proc = start(glm_env, "ask", "hi")
+    proc = start_glm(glm_env, "ask", "hi")
     assert service.wait_for_requests(1)
     started = time.monotonic()
     proc.send_signal(signum)
@@ -179,8 +149,8 @@ def test_signal_while_waiting_to_retry(
     glm_env: dict[str, str], service: FakeService, signum: int
 ) -> None:
     service.script(Status(503, headers={"Retry-After": "30"}), Reply())
-    proc = start(glm_env, "ask", "--verbose", "hi")
-    read_until(proc, b"retrying in")
+    proc = start_glm(glm_env, "ask", "--verbose", "hi")
+    read_stderr_until(proc, b"retrying in")
     started = time.monotonic()
     proc.send_signal(signum)
     status, out, err = finish(proc)
@@ -215,8 +185,7 @@ def test_ctrl_c_stops_a_shell_loop_around_glm(
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
         status, out, err = finish(proc)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc.pid)
     assert out == b"", out  # no "next": bash saw glm die by SIGINT and stopped too
     assert status == -signal.SIGINT
     no_noise(err)
@@ -248,8 +217,7 @@ def test_a_shell_sees_128_plus_the_signal(
         os.kill(child_of(proc.pid), signum)  # glm alone: bash goes on to report
         status, out, err = finish(proc)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc.pid)
     name = signal.Signals(signum).name.removeprefix("SIG")
     assert out == f"status {shown} {name}\n".encode()
     assert status == 0
@@ -260,7 +228,7 @@ def test_sigint_mid_stream_leaves_whole_ndjson_lines(
     glm_env: dict[str, str], service: FakeService
 ) -> None:
     service.script(Reply(content=PIECES, reasoning=None, chunk_delay=0.02))
-    proc = start(glm_env, "ask", "--ndjson", "hi")
+    proc = start_glm(glm_env, "ask", "--ndjson", "hi")
     assert proc.stdout is not None
     first = proc.stdout.readline()
     proc.send_signal(signal.SIGINT)

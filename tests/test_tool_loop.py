@@ -31,7 +31,7 @@ from glm_cli.engine.tool_loop import Turn, for_next_turn
 from glm_cli.output.terminal import Console, Env
 from glm_cli.wire import get_protocol
 from tests.fake_service import FakeService, Reply
-from tests.helpers import Run, assert_one_error, run_glm, run_in_process
+from tests.helpers import ask, assert_one_error, run_glm, run_in_process
 
 PROTOCOLS = ["openai", "anthropic"]
 STREAMS = ["--stream", "--no-stream"]
@@ -89,10 +89,6 @@ def runs(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def ask(*args: str) -> Run:
-    return run_in_process(["ask", *args])
-
-
 def tool_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in body["messages"] if m["role"] == "tool"]
 
@@ -122,7 +118,9 @@ def test_two_rounds_openai_wire_shape(
         asks(call("call_2", '{"city":"Bergen"}'), reasoning="Now Bergen."),
         Reply(content="Sunny in both.", reasoning="Done."),
     )
-    result = ask(stream, *tools, "--tool-cmd", f"get_weather={command('weather')}", "Weather?")
+    result = ask(
+        stream, *tools, "--tool-cmd", f"get_weather={command('weather')}", prompt="Weather?"
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Sunny in both.\n"
     assert result.stderr == ""
@@ -175,13 +173,12 @@ def test_two_rounds_anthropic_wire_shape(
         Reply(content="Sunny in both."),
     )
     result = ask(
-        "--protocol",
-        "anthropic",
         stream,
         *tools,
         "--tool-cmd",
         f"get_weather={command('weather')}",
-        "Weather?",
+        protocol="anthropic",
+        prompt="Weather?",
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Sunny in both.\n"
@@ -240,9 +237,7 @@ def test_several_calls_in_one_round_each_get_a_result(
         asks(call("c1", '{"city": "Oslo"}'), call("c2", '{"city": "Rome"}')),
         Reply(content="Both sunny."),
     )
-    result = ask(
-        "--protocol", protocol, *tools, "--tool-cmd", f"get_weather={command('weather')}", "hi"
-    )
+    result = ask(*tools, "--tool-cmd", f"get_weather={command('weather')}", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert tool_results(service.requests[1].json) == [
         {"id": "c1", "content": "sunny in Oslo"},
@@ -265,13 +260,7 @@ def test_ndjson_shows_reasoning_of_every_round_but_only_the_final_answer(
         Reply(content="Sunny.", reasoning="Round two."),
     )
     result = ask(
-        "--protocol",
-        protocol,
-        "--ndjson",
-        *tools,
-        "--tool-cmd",
-        f"get_weather={command('weather')}",
-        "hi",
+        "--ndjson", *tools, "--tool-cmd", f"get_weather={command('weather')}", protocol=protocol
     )
     assert result.exit_code == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -299,7 +288,7 @@ def test_verbose_shows_each_call_and_its_result_size(
         ),
         Reply(content="Sunny."),
     )
-    result = ask("--verbose", *tools, "--tool-cmd", f"get_weather={command('weather')}", "hi")
+    result = ask("--verbose", *tools, "--tool-cmd", f"get_weather={command('weather')}")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Sunny.\n"
     assert 'glm: tool call get_weather (c1): {"city": "Oslo"}' in result.stderr
@@ -314,7 +303,7 @@ def test_usage_adds_up_every_round(
         asks(call("c1", "{}"), usage={"prompt_tokens": 10, "completion_tokens": 1}),
         Reply(content="ok", usage={"prompt_tokens": 20, "completion_tokens": 2}),
     )
-    result = ask("--usage", *tools, "--tool-cmd", f"get_weather={command()}", "hi")
+    result = ask("--usage", *tools, "--tool-cmd", f"get_weather={command()}")
     assert result.exit_code == 0, result.stderr
     assert (
         "prompt_tokens=30 completion_tokens=3 reasoning_tokens=- cached_tokens=- "
@@ -360,13 +349,7 @@ def test_a_retried_round_starts_over(
         Reply(content="Sunny there.", reasoning=None),
     )
     result = ask(
-        "--protocol",
-        protocol,
-        "--stream",
-        *tools,
-        "--tool-cmd",
-        f"get_weather={command('weather')}",
-        "hi",
+        "--stream", *tools, "--tool-cmd", f"get_weather={command('weather')}", protocol=protocol
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Sunny there.\n"
@@ -381,7 +364,7 @@ def test_a_call_without_an_id_gets_one(
         asks({"name": "get_weather", "arguments": '{"city": "Oslo"}'}, tool_call_without_id=True),
         Reply(content="ok"),
     )
-    result = ask("--stream", *tools, "--tool-cmd", f"get_weather={command('weather')}", "hi")
+    result = ask("--stream", *tools, "--tool-cmd", f"get_weather={command('weather')}")
     assert result.exit_code == 0, result.stderr
     sent = service.requests[1].json["messages"]
     assert sent[1]["tool_calls"][0]["id"] == sent[2]["tool_call_id"] == "call_glm_1_1"
@@ -395,9 +378,7 @@ def test_a_failing_command_gives_the_model_an_error_result(
     glm_env: dict[str, str], service: FakeService, tools: list[str], protocol: str
 ) -> None:
     service.script(asks(call("c1", "{}")), Reply(content="The tool failed."))
-    result = ask(
-        "--protocol", protocol, *tools, "--tool-cmd", f"get_weather={command('fail')}", "hi"
-    )
+    result = ask(*tools, "--tool-cmd", f"get_weather={command('fail')}", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "The tool failed.\n"
     assert "boom\n" in result.stderr  # the command's stderr passes through
@@ -413,7 +394,7 @@ def test_a_timeout_gives_the_model_an_error_result(
     service.script(asks(call("c1", "{}")), Reply(content="Too slow."))
     started = time.monotonic()
     result = ask(
-        *tools, "--tool-timeout", "0.3", "--tool-cmd", f"get_weather={command('sleep', '30')}", "hi"
+        *tools, "--tool-timeout", "0.3", "--tool-cmd", f"get_weather={command('sleep', '30')}"
     )
     assert time.monotonic() - started < 10
     assert result.exit_code == 0, result.stderr
@@ -428,9 +409,7 @@ def test_max_time_bounds_the_whole_loop_and_ends_the_command(
 ) -> None:
     service.script(asks(call("c1", "{}")), Reply(content="never"))
     started = time.monotonic()
-    result = ask(
-        *tools, "--max-time", "0.5", "--tool-cmd", f"get_weather={command('sleep', '30')}", "hi"
-    )
+    result = ask(*tools, "--max-time", "0.5", "--tool-cmd", f"get_weather={command('sleep', '30')}")
     assert time.monotonic() - started < 10
     assert result.exit_code == 5
     assert_one_error(result.stderr, "--max-time")
@@ -453,7 +432,7 @@ def test_a_command_that_cannot_start_gives_an_error_result(
     fragment: str,
 ) -> None:
     service.script(asks(call("c1", "{}")), Reply(content="No tool."))
-    result = ask(*tools, "--tool-cmd", f"get_weather={make_command(tmp_path)}", "hi")
+    result = ask(*tools, "--tool-cmd", f"get_weather={make_command(tmp_path)}")
     assert result.exit_code == 0, result.stderr
     content = tool_results(service.requests[1].json)[0]["content"]
     assert content.startswith("error: ") and fragment in content
@@ -464,7 +443,7 @@ def test_arguments_that_are_not_json_are_not_run(
     glm_env: dict[str, str], service: FakeService, tools: list[str], log: Path
 ) -> None:
     service.script(asks(call("c1", '{"city": ')), Reply(content="Sorry."))
-    result = ask(*tools, "--tool-cmd", f"get_weather={command()}", "hi")
+    result = ask(*tools, "--tool-cmd", f"get_weather={command()}")
     assert result.exit_code == 0, result.stderr
     assert runs(log) == []
     assert tool_results(service.requests[1].json)[0]["content"].startswith(
@@ -476,7 +455,7 @@ def test_empty_arguments_are_an_empty_object(
     glm_env: dict[str, str], service: FakeService, tools: list[str], log: Path
 ) -> None:
     service.script(asks(call("c1", "")), Reply(content="ok"))
-    assert ask(*tools, "--tool-cmd", f"get_weather={command()}", "hi").exit_code == 0
+    assert ask(*tools, "--tool-cmd", f"get_weather={command()}").exit_code == 0
     assert runs(log) == [{"argv": [], "stdin": "{}\n"}]
 
 
@@ -489,14 +468,12 @@ def test_round_limit_is_exit_6(
 ) -> None:
     service.script(*(asks(call(f"c{i}", "{}")) for i in range(3)), Reply(content="never"))
     result = ask(
-        "--protocol",
-        protocol,
         *tools,
         "--max-tool-rounds",
         "2",
         "--tool-cmd",
         f"get_weather={command()}",
-        "hi",
+        protocol=protocol,
     )
     assert result.exit_code == 6
     assert_one_error(result.stderr, "still asks for tools after 2 rounds", "--max-tool-rounds 2")
@@ -509,7 +486,7 @@ def test_default_round_limit_is_8(
     glm_env: dict[str, str], service: FakeService, tools: list[str], log: Path
 ) -> None:
     service.script(*(asks(call(f"c{i}", "{}")) for i in range(9)), Reply(content="never"))
-    result = ask("--ndjson", *tools, "--tool-cmd", f"get_weather={command()}", "hi")
+    result = ask("--ndjson", *tools, "--tool-cmd", f"get_weather={command()}")
     assert result.exit_code == 6
     assert len(runs(log)) == 8
     assert len(service.requests) == 9
@@ -521,7 +498,7 @@ def test_the_last_allowed_round_may_still_answer(
     glm_env: dict[str, str], service: FakeService, tools: list[str]
 ) -> None:
     service.script(asks(call("c1", "{}")), Reply(content="Answer."))
-    result = ask(*tools, "--max-tool-rounds", "1", "--tool-cmd", f"get_weather={command()}", "hi")
+    result = ask(*tools, "--max-tool-rounds", "1", "--tool-cmd", f"get_weather={command()}")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Answer.\n"
 
@@ -534,7 +511,7 @@ def test_a_tool_without_a_command_stops_the_loop(
     glm_env: dict[str, str], service: FakeService, tools: list[str], protocol: str, log: Path
 ) -> None:
     service.script(asks(call("c1", '{"q": 1}', "lookup")), Reply(content="never"))
-    result = ask("--protocol", protocol, *tools, "--tool-cmd", f"get_weather={command()}", "hi")
+    result = ask(*tools, "--tool-cmd", f"get_weather={command()}", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == '{"id":"c1","name":"lookup","arguments":{"q":1}}\n'
     assert len(service.requests) == 1
@@ -545,7 +522,7 @@ def test_a_mixed_round_runs_nothing_and_prints_every_call(
     glm_env: dict[str, str], service: FakeService, tools: list[str], log: Path
 ) -> None:
     service.script(asks(call("c1", '{"city": "Oslo"}'), call("c2", "{}", "lookup")))
-    result = ask("--ndjson", *tools, "--tool-cmd", f"get_weather={command()}", "hi")
+    result = ask("--ndjson", *tools, "--tool-cmd", f"get_weather={command()}")
     assert result.exit_code == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines if line["type"] == "tool_call"] == ["c1", "c2"]
@@ -565,7 +542,7 @@ def test_after_a_round_a_call_without_a_command_is_printed(
             tool_calls=[call("c2", "{}", "lookup")],
         ),
     )
-    result = ask(*tools, "--tool-cmd", f"get_weather={command('weather')}", "hi")
+    result = ask(*tools, "--tool-cmd", f"get_weather={command('weather')}")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == 'Now a lookup.\n{"id":"c2","name":"lookup","arguments":{}}\n'
     assert len(runs(log)) == 1
@@ -627,7 +604,7 @@ def test_tool_confirm_asks_on_the_terminal(
     terminal = FakeTerminal(answer)
     monkeypatch.setattr(tool_runner, "open_terminal", lambda: terminal)
     service.script(asks(call("c1", '{"city": "Oslo"}')), Reply(content="ok"))
-    result = ask(*tools, "--tool-confirm", "--tool-cmd", f"get_weather={command('weather')}", "hi")
+    result = ask(*tools, "--tool-confirm", "--tool-cmd", f"get_weather={command('weather')}")
     assert result.exit_code == 0, result.stderr
     assert b"run get_weather" in terminal.asked and b'{"city":"Oslo"}' in terminal.asked
     assert terminal.asked.endswith(b"[y/N] ")
@@ -661,7 +638,7 @@ def test_model_text_never_reaches_a_shell(
     service.script(asks(call("c1", arguments)), Reply(content="ok"))
     # the user's own command holds shell syntax too: it is split, never interpreted
     user_command = command("echo") + f" ';' touch {marker}8 '$(touch {marker}9)'"
-    result = ask("--protocol", protocol, *tools, "--tool-cmd", f"get_weather={user_command}", "hi")
+    result = ask(*tools, "--tool-cmd", f"get_weather={user_command}", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert victim.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
@@ -678,7 +655,7 @@ def test_a_hostile_tool_name_is_only_printed(
 ) -> None:
     name = f"get_weather; touch {tmp_path}/pwned"
     service.script(asks(call("c1", "{}", name)))
-    result = ask(*tools, "--tool-cmd", f"get_weather={command()}", "hi")
+    result = ask(*tools, "--tool-cmd", f"get_weather={command()}")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["name"] == name
     assert not (tmp_path / "pwned").exists()

@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shlex
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,9 +21,15 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, Reply
-from tests.helpers import assert_one_error, glm_command, run_in_process
+from tests.helpers import (
+    assert_one_error,
+    finish,
+    kill_group,
+    read_stderr_until,
+    run_in_process,
+    start_glm,
+)
 
-WAIT = 10.0
 SPAWN_TOOL = Path(__file__).parent / "tools" / "spawn_tool.py"
 WEATHER = {
     "type": "function",
@@ -123,45 +127,32 @@ def test_glm_ended_by_a_signal_ends_the_tool_group(
     signum: int,
 ) -> None:
     service.script(asks(1), Reply(content="never"))
-    proc = subprocess.Popen(
-        glm_command("ask", *tools, "--tool-cmd", f"get_weather={spawn('ready')}", "hi"),
-        env={**glm_env, "SPAWN_TOOL_PIDS": str(left_behind)},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_glm(
+        {**glm_env, "SPAWN_TOOL_PIDS": str(left_behind)},
+        "ask",
+        *tools,
+        "--tool-cmd",
+        f"get_weather={spawn('ready')}",
+        "hi",
     )
     group: int | None = None
     try:
-        seen = read_line_with(proc, b"tool-ready ")
+        seen = read_stderr_until(proc, b"tool-ready ", whole_line=True)
         group = int(seen.split(b"tool-ready ")[1].split()[0])
         proc.send_signal(signum)
         # glm's stderr reaches its end only when every process holding it is gone:
         # glm, the tool and the child the tool left asleep
-        out, err = proc.communicate(timeout=WAIT)
+        status, out, err = finish(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         if group is not None:
-            with contextlib.suppress(OSError):
-                os.killpg(group, signal.SIGKILL)
-    assert proc.returncode == -signum
+            kill_group(group)
+    assert status == -signum
     assert out == b""
     assert b"Traceback" not in err
     assert len(service.requests) == 1
-
-
-def read_line_with(proc: subprocess.Popen[bytes], text: bytes) -> bytes:
-    assert proc.stderr is not None
-    seen = b""
-    deadline = time.monotonic() + WAIT
-    while text not in seen or not seen.endswith(b"\n"):
-        ready, _, _ = select.select([proc.stderr], [], [], deadline - time.monotonic())
-        assert ready, f"{text!r} never came: {seen!r}"
-        chunk = os.read(proc.stderr.fileno(), 65536)
-        assert chunk, f"stderr ended before {text!r}: {seen!r}"
-        seen += chunk
-    return seen
 
 
 def test_more_than_32_calls_in_a_round_is_exit_6_and_runs_nothing(

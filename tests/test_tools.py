@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, RawResponse, Reply
-from tests.helpers import Run, assert_one_error, run_in_process
+from tests.helpers import ask, assert_one_error, run_in_process
 
 PROTOCOLS = ["openai", "anthropic"]
 STREAMS = ["--stream", "--no-stream"]
@@ -40,10 +40,6 @@ def write(tmp_path: Path, data: Any, name: str = "tools.json") -> str:
     path = tmp_path / name
     path.write_bytes(data if isinstance(data, bytes) else json.dumps(data).encode())
     return str(path)
-
-
-def ask(*args: str) -> Run:
-    return run_in_process(["ask", *args])
 
 
 def records(text: str) -> list[dict[str, Any]]:
@@ -71,7 +67,7 @@ def test_function_tool_files_on_the_openai_wire(
         "list.json",
     )
     service.script(Reply(content="ok"))
-    result = ask("--tool", one, "--tool", bare, "--tool", listed, "hi")
+    result = ask("--tool", one, "--tool", bare, "--tool", listed)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "ok\n"
     assert service.requests[0].json["tools"] == [
@@ -91,7 +87,7 @@ def test_function_tool_files_on_the_anthropic_wire(
     one = write(tmp_path, WEATHER, "one.json")
     bare = write(tmp_path, {"name": "get_time"}, "bare.json")
     service.script(Reply(content="ok"))
-    result = ask("--protocol", "anthropic", "--tool", one, "--tool", bare, "hi")
+    result = ask("--tool", one, "--tool", bare, protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     assert service.requests[0].json["tools"] == [
         {
@@ -105,7 +101,7 @@ def test_function_tool_files_on_the_anthropic_wire(
 
 def test_128_tools_in_one_file_are_fine(glm_env: dict[str, str], tmp_path: Path) -> None:
     path = write(tmp_path, [{"name": f"t{i}"} for i in range(128)])
-    result = ask("--tool", path, "--dry-run", "hi")
+    result = ask("--tool", path, "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)["body"]["tools"]) == 128
 
@@ -115,7 +111,7 @@ def test_128_tools_in_one_file_are_fine(glm_env: dict[str, str], tmp_path: Path)
 
 def test_web_search_on_the_wire(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply(content="ok"))
-    assert ask("--web-search", "hi").exit_code == 0
+    assert ask("--web-search").exit_code == 0
     assert service.requests[0].json["tools"] == [
         {"type": "web_search", "web_search": {"enable": True, "search_result": True}}
     ]
@@ -137,7 +133,7 @@ def test_web_search_options_are_typed(glm_env: dict[str, str], service: FakeServ
         "search_prompt=Cite {x}",
     ]
     flags = [part for option in options for part in ("--web-search-opt", option)]
-    result = ask("--web-search", *flags, "hi")
+    result = ask("--web-search", *flags)
     assert result.exit_code == 0, result.stderr
     assert service.requests[0].json["tools"] == [
         {
@@ -162,9 +158,9 @@ def test_web_search_options_are_typed(glm_env: dict[str, str], service: FakeServ
 
 def test_retrieval_on_the_wire(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply(content="ok"), Reply(content="ok"))
-    assert ask("--retrieval", "kb-123", "hi").exit_code == 0
+    assert ask("--retrieval", "kb-123").exit_code == 0
     template = "Answer from {{knowledge}} the question {{question}}"
-    assert ask("--retrieval", "kb-123", "--retrieval-template", template, "hi").exit_code == 0
+    assert ask("--retrieval", "kb-123", "--retrieval-template", template).exit_code == 0
     assert service.requests[0].json["tools"] == [
         {"type": "retrieval", "retrieval": {"knowledge_id": "kb-123"}}
     ]
@@ -175,7 +171,7 @@ def test_retrieval_on_the_wire(glm_env: dict[str, str], service: FakeService) ->
 
 def test_mcp_on_the_wire(glm_env: dict[str, str], service: FakeService) -> None:
     service.script(Reply(content="ok"), Reply(content="ok"))
-    assert ask("--mcp", "deepwiki", "hi").exit_code == 0
+    assert ask("--mcp", "deepwiki").exit_code == 0
     result = ask(
         "--mcp",
         "docs=https://mcp.example.com/mcp",
@@ -187,7 +183,6 @@ def test_mcp_on_the_wire(glm_env: dict[str, str], service: FakeService) -> None:
         "docs:X-Team=glm",
         "--mcp-transport",
         "streamable-http",
-        "hi",
     )
     assert result.exit_code == 0, result.stderr
     assert service.requests[0].json["tools"] == [
@@ -212,7 +207,7 @@ def test_every_kind_together_in_order(
 ) -> None:
     service.script(Reply(content="ok"))
     result = ask(
-        "--mcp", "m", "--retrieval", "kb", "--web-search", "--tool", write(tmp_path, WEATHER), "hi"
+        "--mcp", "m", "--retrieval", "kb", "--web-search", "--tool", write(tmp_path, WEATHER)
     )
     assert result.exit_code == 0, result.stderr
     kinds = [tool["type"] for tool in service.requests[0].json["tools"]]
@@ -305,7 +300,7 @@ def test_bad_tool_file_is_exit_2_naming_the_file(
     protocol: str,
 ) -> None:
     path = write(tmp_path, data, "bad-tools.json")
-    result = ask("--protocol", protocol, "--tool", path, "hi")
+    result = ask("--tool", path, protocol=protocol)
     assert result.exit_code == 2, result.stderr
     assert_one_error(result.stderr, "--tool", "bad-tools.json", fragment)
     assert result.stdout == ""
@@ -313,7 +308,7 @@ def test_bad_tool_file_is_exit_2_naming_the_file(
 
 
 def test_missing_tool_file(glm_env: dict[str, str], service: FakeService, tmp_path: Path) -> None:
-    result = ask("--tool", str(tmp_path / "nope.json"), "hi")
+    result = ask("--tool", str(tmp_path / "nope.json"))
     assert result.exit_code == 2
     assert_one_error(result.stderr, "--tool", "nope.json", "No such file")
     assert service.requests == []
@@ -324,7 +319,7 @@ def test_duplicate_names_across_files_name_both(
 ) -> None:
     first = write(tmp_path, WEATHER, "first.json")
     second = write(tmp_path, {"name": "get_weather"}, "second.json")
-    result = ask("--tool", first, "--tool", second, "hi")
+    result = ask("--tool", first, "--tool", second)
     assert result.exit_code == 2
     assert_one_error(
         result.stderr, "second.json", "duplicate tool name 'get_weather'", "first.json"
@@ -340,7 +335,7 @@ def test_more_than_128_tools_in_all_counts_every_kind(
     glm_env: dict[str, str], service: FakeService, tmp_path: Path, extra: list[str]
 ) -> None:
     path = write(tmp_path, [{"name": f"t{i}"} for i in range(128)])
-    result = ask("--tool", path, *extra, "hi")
+    result = ask("--tool", path, *extra)
     assert result.exit_code == 2
     assert_one_error(result.stderr, "129 tools", "at most 128")
     assert service.requests == []
@@ -351,9 +346,9 @@ def test_128_tools_split_over_files_and_flags(
 ) -> None:
     first = write(tmp_path, [{"name": f"a{i}"} for i in range(100)], "a.json")
     second = write(tmp_path, [{"name": f"b{i}"} for i in range(27)], "b.json")
-    ok = ask("--tool", first, "--tool", second, "--web-search", "--dry-run", "hi")
+    ok = ask("--tool", first, "--tool", second, "--web-search", "--dry-run")
     assert ok.exit_code == 0, ok.stderr
-    too_many = ask("--tool", first, "--tool", second, "--web-search", "--mcp", "m", "hi")
+    too_many = ask("--tool", first, "--tool", second, "--web-search", "--mcp", "m")
     assert too_many.exit_code == 2
     assert_one_error(too_many.stderr, "129 tools")
     assert service.requests == []
@@ -407,7 +402,7 @@ BAD_FLAGS: list[tuple[list[str], list[str]]] = [
 def test_bad_tool_flag_is_exit_2_and_nothing_is_sent(
     glm_env: dict[str, str], service: FakeService, flags: list[str], fragments: list[str]
 ) -> None:
-    result = ask(*flags, "hi")
+    result = ask(*flags)
     assert result.exit_code == 2, result.stderr
     assert_one_error(result.stderr, *fragments)
     assert service.requests == []
@@ -444,7 +439,7 @@ def test_bad_tool_cmd_is_exit_2_and_nothing_is_sent(
 
 
 def test_checks_happen_in_a_dry_run_too(glm_env: dict[str, str], tmp_path: Path) -> None:
-    result = ask("--tool", write(tmp_path, {"name": "bad name"}), "--dry-run", "hi")
+    result = ask("--tool", write(tmp_path, {"name": "bad name"}), "--dry-run")
     assert result.exit_code == 2
     assert result.stdout == ""
 
@@ -463,7 +458,7 @@ def test_text_mode_prints_each_call_as_a_json_line_after_the_text(
     service.script(
         Reply(content="Checking.", tool_calls=[CALL, second], finish_reason="tool_calls")
     )
-    result = ask("--protocol", protocol, stream, "hi")
+    result = ask(stream, protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
         "Checking.",
@@ -487,7 +482,7 @@ def test_text_mode_keeps_arguments_that_are_not_json_and_warns(
             finish_reason="tool_calls",
         )
     )
-    result = ask(stream, "hi")
+    result = ask(stream)
     assert result.exit_code == 0
     assert records(result.stdout) == [
         {"id": "call_1", "name": "f", "arguments": '{"city": "Os'},
@@ -508,7 +503,7 @@ def test_quiet_silences_the_arguments_warning(
             finish_reason="tool_calls",
         )
     )
-    result = ask("-q", "hi")
+    result = ask("-q")
     assert result.exit_code == 0
     assert result.stderr == ""
 
@@ -531,7 +526,7 @@ def test_split_arguments_are_joined(
             finish_reason="tool_calls",
         )
     )
-    result = ask("--protocol", protocol, "--stream", "--ndjson", "hi")
+    result = ask("--stream", "--ndjson", protocol=protocol)
     assert result.exit_code == 0, result.stderr
     assert tool_calls(result.stdout) == [
         {"type": "tool_call", "id": "c1", "name": "f", "arguments": json.loads(arguments)}
@@ -553,7 +548,7 @@ def test_openai_missing_id_and_finish_in_the_last_delta_chunk(
             tool_calls=[{"name": "f", "arguments": '{"a": 1}'}, {"name": "g", "arguments": "{}"}],
         )
     )
-    result = ask("--stream", "--ndjson", "hi")
+    result = ask("--stream", "--ndjson")
     assert result.exit_code == 0, result.stderr
     assert tool_calls(result.stdout) == [
         {"type": "tool_call", "id": None, "name": "f", "arguments": {"a": 1}},
@@ -595,7 +590,7 @@ def test_openai_interleaved_deltas_by_index_and_finish_with_the_last_fragment(
         _chunk(_call_delta(0, function={"arguments": "1}"}), "tool_calls"),
     )
     service.script(RawResponse(body=stream, content_type="text/event-stream"))
-    result = ask("--stream", "hi")
+    result = ask("--stream")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
         "Two calls.",
@@ -616,7 +611,7 @@ def test_openai_call_arriving_whole_in_the_finish_chunk(
         )
     )
     service.script(RawResponse(body=stream, content_type="text/event-stream"))
-    result = ask("--stream", "--ndjson", "hi")
+    result = ask("--stream", "--ndjson")
     assert result.exit_code == 0, result.stderr
     assert tool_calls(result.stdout) == [
         {"type": "tool_call", "id": "c", "name": "f", "arguments": {"x": True}}
@@ -680,7 +675,7 @@ def test_anthropic_tool_use_without_id_and_without_block_stop(
         {"type": "message_stop"},
     )
     service.script(RawResponse(body=stream, content_type="text/event-stream"))
-    result = ask("--protocol", "anthropic", "--stream", "--ndjson", "hi")
+    result = ask("--stream", "--ndjson", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     assert tool_calls(result.stdout) == [
         {"type": "tool_call", "id": "toolu_1", "name": "first", "arguments": {"a": 1}},
@@ -708,7 +703,7 @@ def test_anthropic_tool_use_with_its_input_in_the_start_block(
         TOOL_USE_STOP,
     )
     service.script(RawResponse(body=stream, content_type="text/event-stream"))
-    result = ask("--protocol", "anthropic", "--stream", "hi")
+    result = ask("--stream", protocol="anthropic")
     assert result.exit_code == 0, result.stderr
     assert records(result.stdout) == [
         {"id": "toolu_9", "name": "f", "arguments": {"whole": [1, 2]}}
@@ -739,8 +734,8 @@ def test_mcp_calls_are_reported_as_such(
     service.script(
         Reply(content="Done.", tool_calls=[MCP_CALL]), Reply(content="Done.", tool_calls=[MCP_CALL])
     )
-    text = ask(stream, "--mcp", "deepwiki", "hi")
-    ndjson = ask(stream, "--mcp", "deepwiki", "--ndjson", "hi")
+    text = ask(stream, "--mcp", "deepwiki")
+    ndjson = ask(stream, "--mcp", "deepwiki", "--ndjson")
     assert text.exit_code == ndjson.exit_code == 0, text.stderr + ndjson.stderr
     assert text.stdout.splitlines()[0] == "Done."
     assert records("\n".join(text.stdout.splitlines()[1:])) == [
@@ -784,7 +779,7 @@ def test_web_search_results_are_an_ndjson_event(
     glm_env: dict[str, str], service: FakeService, stream: str
 ) -> None:
     service.script(Reply(content="Sunny.", web_search=RESULTS))
-    result = ask(stream, "--web-search", "--ndjson", "hi")
+    result = ask(stream, "--web-search", "--ndjson")
     assert result.exit_code == 0, result.stderr
     assert [r for r in records(result.stdout) if r["type"] == "web_search"] == [
         {"type": "web_search", "results": RESULTS}
@@ -815,8 +810,8 @@ def test_sources_off_by_default_and_results_in_any_chunk(
         RawResponse(body=stream, content_type="text/event-stream"),
         RawResponse(body=stream, content_type="text/event-stream"),
     )
-    quiet = ask("--stream", "hi")
-    told = ask("--stream", "--sources", "hi")
+    quiet = ask("--stream")
+    told = ask("--stream", "--sources")
     assert quiet.stdout == told.stdout == "Sunny.\n"
     assert quiet.stderr == ""
     assert told.stderr == "[1] Oslo weather https://a.example/oslo\n"
