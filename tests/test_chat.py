@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from glm_cli.history.schema import SCHEMA_VERSION
 from tests.fake_service import FakeService, Reply, Status
 from tests.helpers import SECRET, Run, assert_one_error, run_glm, run_in_process
 
@@ -320,7 +321,7 @@ def test_the_store_is_private_and_versioned(glm_env: dict[str, str], service: Fa
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     db.close()
 
 
@@ -341,7 +342,7 @@ def test_list_does_not_create_a_store(glm_env: dict[str, str], service: FakeServ
 def test_a_store_from_a_newer_glm_is_refused(glm_env: dict[str, str], service: FakeService) -> None:
     ok("hi")
     with sqlite3.connect(store_path(glm_env)) as db:
-        db.execute("UPDATE schema_version SET version = 99")
+        db.execute("PRAGMA user_version = 99")
     db.close()
     run = chat("again")
     assert run.exit_code == 2
