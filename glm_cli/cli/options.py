@@ -167,16 +167,16 @@ HISTORY: OptionList = [
     switch(
         "cache",
         "--cache/--no-cache",
-        help="Replay an earlier identical exchange instead of sending (--no-cache: "
-        "neither read nor write the cache).",
+        help="Replay an earlier identical exchange instead of sending; the no- form "
+        "neither reads nor writes the cache.",
     ),
     value(
         "cache_ttl",
         "--cache-ttl",
         metavar="DURATION",
-        help="With --cache, ignore entries older than this (90s, 30m, 2h, 7d).",
+        help="Ignore cache entries older than this (90s, 30m, 2h, 7d).",
     ),
-    flag("refresh", "--refresh", help="With --cache, send anyway and replace the entry."),
+    flag("refresh", "--refresh", help="Send even on a cache hit, and replace the entry."),
 ]
 
 LOGS: OptionList = [
@@ -203,7 +203,7 @@ LOGS: OptionList = [
     value("id_gt", "--id-gt", metavar="ID", help="Only rows whose id is greater (new rows)."),
     flag("response", "--response", "-r", help="Only the newest match's answer, as shown."),
     flag("usage", "--usage", help="Token and request totals, by day and model."),
-    value("by", "--by", metavar="day|model|command", help="Group --usage by this only."),
+    value("by", "--by", metavar="day|model|command", help="Group the usage totals by this only."),
     value("prune", "--prune", metavar="DAYS", help="Delete rows older than DAYS, then vacuum."),
     flag("path", "--path", help="Print the store's path."),
     switch("quiet", "--quiet", help="Silence warnings."),
