@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,9 +148,9 @@ def test_cache_from_env_or_config(
     ids=["error", "filtered", "interrupted", "length"],
 )
 def test_failures_filtered_and_cut_answers_are_never_cached(
-    glm_env: dict[str, str], service: FakeService, step: object
+    glm_env: dict[str, str], service: FakeService, step: Any
 ) -> None:
-    service.script(step, step, step, Reply(content="good"))  # type: ignore[arg-type]  # a Step
+    service.script(step, step, step, Reply(content="good"))
     glm("ask", "--cache", "--retries", "0", "hi")
     sent = len(service.requests)
     glm("ask", "--cache", "--retries", "0", "hi")
@@ -168,7 +169,8 @@ def test_a_tool_loop_that_ran_a_command_is_not_cached(
 ) -> None:
     tool = tmp_path / "t.json"
     tool.write_text(
-        '{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}'
+        '{"type": "function", "function": {"name": "f", "parameters": '
+        '{"type": "object", "properties": {}}}}'
     )
     call = {"id": "c1", "name": "f", "arguments": "{}"}
     service.script(
