@@ -33,7 +33,7 @@ _glm() {
     done
     case $cmd in
         "")
-            commands='ask chat json raw batch config'
+            commands='ask chat json raw batch logs config'
             opts='--version -h --help'
             ;;
         "config")
@@ -44,7 +44,7 @@ _glm() {
             case $prev in
                 --prompt-file|--tool|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries)
+                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
@@ -55,13 +55,13 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "chat")
             case $prev in
                 --prompt-file|--file|--tool|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|--session|--max-history|--show|--delete|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries)
+                -s|--system|--session|--max-history|--show|--delete|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
@@ -72,13 +72,13 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system --session --file --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries -h --help'
+            opts='--prompt-file -n --no-stdin -s --system --session --file --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "json")
             case $prev in
                 --prompt-file|--tool|--schema|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries)
+                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
@@ -89,13 +89,13 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --pretty --schema --ndjson --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --pretty --schema --ndjson --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "raw")
             case $prev in
                 --prompt-file|--tool|--body|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--base-url|--endpoint|--timeout|--max-time|--retries)
+                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
@@ -106,7 +106,7 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --body --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --body --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "batch")
             case $prev in
@@ -124,6 +124,15 @@ _glm() {
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
             opts='-j --jobs --rpm -o --output --retry-failed --shard --unordered --strict --format -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --show-thinking -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries -h --help'
+            ;;
+        "logs")
+            case $prev in
+                -n|-q|--query|--session|--model|--command|--since|--until|--id-gt|--prune)
+                    :; return 0 ;;
+                --by)
+                    _glm_reply -W 'day model command'; return 0 ;;
+            esac
+            opts='-n --json --ndjson -q --query --session --model --command --failed --since --until --id-gt -r --response --usage --by --prune --path --quiet -h --help'
             ;;
         "config path")
             case $prev in

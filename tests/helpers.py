@@ -237,3 +237,18 @@ def kill_group(group: int) -> None:
 def environ_without_glm() -> dict[str, str]:
     prefixes = ("GLM_", "EVOLINK", "CLOUDSWAY")
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+def stored_messages(path: Any) -> int:
+    """How many chat messages the store at `path` keeps (0 when there is no store): the
+    store also holds the log of exchanges, so its existence says nothing of sessions."""
+    import sqlite3
+    from pathlib import Path
+
+    if not Path(path).exists():
+        return 0
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+    finally:
+        db.close()

@@ -22,8 +22,16 @@ from typing import Any
 
 import pytest
 
+from glm_cli.history.schema import SCHEMA_VERSION
 from tests.fake_service import FakeService, Reply, Status
-from tests.helpers import SECRET, Run, assert_one_error, run_glm, run_in_process
+from tests.helpers import (
+    SECRET,
+    Run,
+    assert_one_error,
+    run_glm,
+    run_in_process,
+    stored_messages,
+)
 
 ANSWER = "Hello from the fake service."
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -249,7 +257,11 @@ def test_reasoning_is_neither_kept_nor_sent_back(
     ok("--show-thinking", "hi")
     ok("more")
     assert "secret reasoning" not in json.dumps(messages(service))
-    assert "secret reasoning" not in store_path(glm_env).read_bytes().decode(errors="replace")
+    # the session keeps no reasoning; the log of exchanges does (SPEC §7.1)
+    with sqlite3.connect(store_path(glm_env)) as db:
+        bodies = [body for (body,) in db.execute("SELECT body FROM messages")]
+    db.close()
+    assert bodies and "secret reasoning" not in json.dumps(bodies)
 
 
 def test_ndjson_output_is_that_of_ask(glm_env: dict[str, str], service: FakeService) -> None:
@@ -320,7 +332,7 @@ def test_the_store_is_private_and_versioned(glm_env: dict[str, str], service: Fa
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     db.close()
 
 
@@ -341,7 +353,7 @@ def test_list_does_not_create_a_store(glm_env: dict[str, str], service: FakeServ
 def test_a_store_from_a_newer_glm_is_refused(glm_env: dict[str, str], service: FakeService) -> None:
     ok("hi")
     with sqlite3.connect(store_path(glm_env)) as db:
-        db.execute("UPDATE schema_version SET version = 99")
+        db.execute("PRAGMA user_version = 99")
     db.close()
     run = chat("again")
     assert run.exit_code == 2
@@ -385,7 +397,7 @@ def test_a_file_is_created_and_continued(
         *exchange("hello", "one"),
         *exchange("next", "two"),
     ]
-    assert not Path(glm_env["GLM_HOME"]).exists()  # files do not touch the store
+    assert stored_messages(store_path(glm_env)) == 0  # files do not touch the sessions
 
 
 def test_a_file_reset_empties_it(

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.fake_service import FakeService, Reply
-from tests.helpers import WAIT, request_body, run_in_process
+from tests.helpers import WAIT, request_body, run_in_process, stored_messages
 
 PROMPT = "glm> "
 PIECES = [f"p{i:03d} " for i in range(300)]
@@ -152,7 +152,7 @@ def test_a_two_turn_conversation_then_ctrl_d(
         {"role": "user", "content": "two lines:\nthe second"},
     ]
     home = Path(glm_env["GLM_HOME"])
-    assert not (home / "glm.db").exists()  # a fresh conversation is not stored
+    assert stored_messages(home / "glm.db") == 0  # a fresh conversation is not stored
     history = home / "chat_history"
     assert "hello" in history.read_text()
     assert stat.S_IMODE(history.stat().st_mode) == 0o600

@@ -642,7 +642,7 @@ def test_model_text_never_reaches_a_shell(
     assert result.exit_code == 0, result.stderr
     assert victim.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["victim", "runs.jsonl", "tools.json", "home"]
+        ["victim", "runs.jsonl", "tools.json", "home", "glm-home"]  # glm-home: the log
     )
     [run] = runs(log)
     assert run["argv"] == ["echo", ";", "touch", f"{marker}8", f"$(touch {marker}9)"]

@@ -30,7 +30,9 @@ from glm_cli.cli.options import (
     CHAT,
     CONFIG_INIT,
     CONNECTION,
+    HISTORY,
     JSON_ONLY,
+    LOGS,
     MARKDOWN,
     NDJSON,
     OUTPUT,
@@ -61,24 +63,28 @@ BATCH_OUTPUT = [
 
 COMMANDS: dict[str, tuple[OptionList, str]] = {
     "ask": (
-        PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION,
+        PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION + HISTORY,
         "One question, one answer: the answer's text on stdout.",
     ),
     "chat": (
-        PROMPT + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION,
+        PROMPT + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION + HISTORY,
         "Multi-turn: a loop on a terminal; from scripts, continue a session or a file.",
     ),
     "json": (
-        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT + CONNECTION,
+        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT + CONNECTION + HISTORY,
         "JSON mode: the answer checked, printed as one JSON document.",
     ),
     "raw": (
-        PROMPT + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + OUTPUT + CONNECTION,
+        PROMPT + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + OUTPUT + CONNECTION + HISTORY,
         "The wire format: the provider's own response, or its stream as NDJSON.",
     ),
     "batch": (
         BATCH + BATCH_SYSTEM + REQUEST + BATCH_OUTPUT + CONNECTION,
         "Many prompts from JSONL, concurrently, in order, resumable: one record a line.",
+    ),
+    "logs": (
+        LOGS,
+        "The log of exchanges: list, search, show, rm, usage, prune.",
     ),
 }
 CONFIG_OPTION = [option for option in CONNECTION if option[0] == "config"]

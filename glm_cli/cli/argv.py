@@ -13,13 +13,16 @@ from collections.abc import Sequence
 from glm_cli.core.text import not_utf8, undecodable
 
 
-def _takes_value(option: str) -> bool:
-    """Whether `option` (`--model`, `-m`) is a flag that takes a value, per cli_options."""
+def _takes_value(option: str, command: str = "") -> bool:
+    """Whether `option` (`--model`, `-m`) is a flag that takes a value, per cli_options
+    (`glm logs` has options of its own: its `-n` is a count)."""
     from glm_cli.cli import options as cli_options
 
     for name in dir(cli_options):
         group = getattr(cli_options, name)
         if not (name.isupper() and isinstance(group, list)):
+            continue
+        if (name == "LOGS") != (command == "logs"):
             continue
         for _, annotation in group:
             info = annotation.__metadata__[0]
@@ -42,7 +45,11 @@ def _describe(args: Sequence[str], index: int) -> str:
             return f"{where} ({flag}=...)"
     if not ended and index > 0:
         previous = args[index - 1]
-        if previous.startswith("-") and undecodable(previous) is None and _takes_value(previous):
+        if (
+            previous.startswith("-")
+            and undecodable(previous) is None
+            and _takes_value(previous, args[0])
+        ):
             return f"{where} (the value of {previous})"
     return where
 

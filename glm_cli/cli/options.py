@@ -164,6 +164,53 @@ MARKDOWN: OptionList = [
     ),
 ]
 
+HISTORY: OptionList = [
+    flag("no_log", "--no-log", help="Record nothing of this run in the log (glm logs)."),
+    switch(
+        "cache",
+        "--cache/--no-cache",
+        help="Replay an earlier identical exchange instead of sending; the no- form "
+        "neither reads nor writes the cache.",
+    ),
+    value(
+        "cache_ttl",
+        "--cache-ttl",
+        metavar="DURATION",
+        help="Ignore cache entries older than this (90s, 30m, 2h, 7d).",
+    ),
+    flag("refresh", "--refresh", help="Send even on a cache hit, and replace the entry."),
+]
+
+LOGS: OptionList = [
+    argument(
+        "action",
+        metavar="[show ID | rm ID...]",
+        help="show ID: one exchange in full; rm ID...: delete exchanges.",
+    ),
+    value("count", "-n", metavar="N", help="How many exchanges (default 10; 0: all)."),
+    flag("json", "--json", help="One JSON array."),
+    flag("ndjson", "--ndjson", help="One JSON object per line."),
+    value("query", "--query", "-q", metavar="TEXT", help="Full-text search, best match first."),
+    value("session", "--session", metavar="NAME", help="Only this chat session's exchanges."),
+    value("model", "--model", metavar="NAME", help="Only this model (asked for or answering)."),
+    value("command", "--command", metavar="NAME", help="Only this command (ask, chat, json...)."),
+    flag("failed", "--failed", help="Only exchanges that failed (exit status not 0)."),
+    value(
+        "since",
+        "--since",
+        metavar="WHEN",
+        help="Only from this time on: ISO date or time (UTC), or 90s, 30m, 2h, 7d ago.",
+    ),
+    value("until", "--until", metavar="WHEN", help="Only up to this time (as --since)."),
+    value("id_gt", "--id-gt", metavar="ID", help="Only rows whose id is greater (new rows)."),
+    flag("response", "--response", "-r", help="Only the newest match's answer, as shown."),
+    flag("usage", "--usage", help="Token and request totals, by day and model."),
+    value("by", "--by", metavar="day|model|command", help="Group the usage totals by this only."),
+    value("prune", "--prune", metavar="DAYS", help="Delete rows older than DAYS, then vacuum."),
+    flag("path", "--path", help="Print the store's path."),
+    switch("quiet", "--quiet", help="Silence warnings."),
+]
+
 CONFIG_INIT: OptionList = [
     flag("force", "--force", help="Overwrite an existing config file."),
 ]
@@ -332,7 +379,20 @@ BATCH: OptionList = [
     ),
 ]
 
-_DEFAULTS = {"no_stdin": False, "debug": False, "dry_run": False, "ndjson": False, "force": False}
+_DEFAULTS = {
+    "no_stdin": False,
+    "debug": False,
+    "dry_run": False,
+    "ndjson": False,
+    "force": False,
+    "no_log": False,
+    "refresh": False,
+    "json": False,
+    "failed": False,
+    "response": False,
+    "usage": False,
+    "path": False,
+}
 
 
 def with_options(options: OptionList) -> Callable[[Callable[[dict[str, Any]], None]], Any]:

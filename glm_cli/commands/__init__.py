@@ -33,6 +33,11 @@ def run(name: str, given: dict[str, Any], obj: Any = None) -> None:
 
             config_cmd.run(name.removeprefix("config "), given, env, console)
             return
+        if name == "logs":
+            from glm_cli.commands import logs
+
+            logs.run(given, env, console)
+            return
         from glm_cli.cli import job as jobs  # not imported for --help
 
         job = jobs.Job.prepare(given, env, console)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from glm_cli.cli.job import Job
-from glm_cli.core.messages import ChatRequest
+from glm_cli.commands.recording import Recording, Replay
+from glm_cli.core.accumulate import Result
+from glm_cli.core.messages import ChatRequest, Event
 from glm_cli.engine.exchange import Client, always
 from glm_cli.engine.tool_loop import Turn
 from glm_cli.output.render import NdjsonRenderer, Renderer, TextRenderer
@@ -46,12 +49,32 @@ def turn(
     )
 
 
-def show(job: Job, renderer: Renderer, request: ChatRequest, body: dict[str, Any]) -> Turn:
+def show(
+    job: Job,
+    renderer: Renderer,
+    request: ChatRequest,
+    body: dict[str, Any],
+    recording: Recording,
+) -> Turn | Replay:
     """Send `request` and render its answer (retried only while the renderer has
-    written nothing); the finished turn, with what it added."""
-    with renderer.reporting(), job.client() as client, job.waiting():
-        current = turn(job, client, request, body, renderer.may_retry)
-        renderer.show(current)
+    written nothing); the finished turn, with what it added. A cache hit is
+    rendered instead, and nothing is sent; either way `recording` keeps the exchange."""
+    hit = recording.replay(body)
+    if hit is not None:
+        with renderer.reporting():
+            renderer.show(hit)
+        return hit
+    started = time.monotonic()
+    events: list[Event] = []
+    current: Turn | None = None
+    try:
+        with renderer.reporting(), job.client() as client, job.waiting():
+            current = turn(job, client, request, body, renderer.may_retry)
+            renderer.show(recording.watch(current, events))
+    except BaseException as error:
+        recording.done(body, current.result if current else Result(), [], started, error=error)
+        raise
+    recording.done(body, current.result, events, started, cacheable=len(current.added) == 1)
     return current
 
 
@@ -61,4 +84,5 @@ def run(job: Job) -> None:
     if job.output.dry_run:
         job.dry_run(body)
         return
-    show(job, make_renderer(job), request, body)
+    with Recording(job, "ask") as recording:
+        show(job, make_renderer(job), request, body, recording)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from glm_cli.cli.job import Job
 from glm_cli.commands.ask import make_renderer, show
+from glm_cli.commands.recording import Recording
 from glm_cli.core.messages import RequestParams
 from glm_cli.core.records import record
 from glm_cli.history.conversation import (
@@ -50,8 +51,10 @@ def take_turn(job: Job, history: History, prompt: str, options: TurnOptions) -> 
     if job.output.dry_run:
         job.dry_run(body)
         return
-    current = show(job, make_renderer(job), request, body)
-    history.append([user, *(kept(message) for message in current.added)], store)
+    session = getattr(history, "name", None)
+    with Recording(job, "chat", session=session if isinstance(session, str) else None) as recording:
+        current = show(job, make_renderer(job), request, body, recording)
+        history.append([user, *(kept(message) for message in current.added)], store)
 
 
 def _system(

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from typing import Any
 
 from glm_cli.cli.job import Job
 from glm_cli.cli.prompt import read_text_file
 from glm_cli.commands.ask import make_renderer, turn
+from glm_cli.commands.recording import Recording, Replay
 from glm_cli.core import jsontext
+from glm_cli.core.accumulate import Result
 from glm_cli.core.errors import GlmError, StdoutClosed, UnusableAnswer, UsageError
 from glm_cli.core.finish import check_finish
-from glm_cli.core.messages import ChatRequest, Done, Message
+from glm_cli.core.messages import ChatRequest, Done, Event, Message
 from glm_cli.engine.exchange import Client, always
-from glm_cli.engine.tool_loop import for_next_turn
-from glm_cli.output.render import Renderer, usage_line
+from glm_cli.engine.tool_loop import Turn, for_next_turn
+from glm_cli.output.render import Answer, Renderer, usage_line
 from glm_cli.output.terminal import escape_json_bytes
 
 JSON_HINT = "Answer with a single JSON value and nothing else."
@@ -84,19 +87,30 @@ def run(job: Job) -> None:
     if job.output.dry_run:
         job.dry_run(body)
         return
+    with Recording(job, "json") as recording:
+        _run(job, request, body, schema, recording)
+
+
+def _run(
+    job: Job,
+    request: ChatRequest,
+    body: dict[str, Any],
+    schema: Schema | None,
+    recording: Recording,
+) -> None:
     shown: list[Renderer] = []
     """The renderers of the exchanges (--ndjson): the latest reports a failure too."""
     try:
         _new_renderer(job, shown)
-        with job.client() as client:
-            text, added = _ask(job, client, request, shown, body)
+        with _Client(job) as client:
+            text, added = _ask(job, client, request, shown, recording, body)
             value = _check(text)
             problem = schema_error(schema, value) if schema is not None else None
             if problem is not None:
                 job.console.note(f"the answer does not match the schema ({problem}); asking again")
                 repair = _repair_request(request, added, problem)
                 _new_renderer(job, shown)
-                text, _ = _ask(job, client, repair, shown)
+                text, _ = _ask(job, client, repair, shown, recording)
                 value = _check(text)
                 problem = schema_error(schema, value) if schema is not None else None
                 if problem is not None:
@@ -113,8 +127,29 @@ def run(job: Job) -> None:
         inner = jsontext.unfence(text)
         out = jsontext.pretty(inner) if job.output.pretty else jsontext.compact(inner)
         data = (out + "\n").encode("utf-8", "surrogatepass")
+        recording.shown = out + "\n"
         # on a terminal, C1 controls (raw in JSON strings) as \u009b: the same JSON
         job.sink.write_bytes(escape_json_bytes(data) if job.env.stdout_isatty else data)
+
+
+class _Client:
+    """The run's client, made only when a request is sent (a cache hit needs none)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self._client: Client | None = None
+
+    def get(self) -> Client:
+        if self._client is None:
+            self._client = self.job.client()
+        return self._client
+
+    def __enter__(self) -> _Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
 
 
 def _new_renderer(job: Job, shown: list[Renderer]) -> None:
@@ -130,28 +165,48 @@ def _report(shown: list[Renderer], error: GlmError) -> None:
 
 def _ask(
     job: Job,
-    client: Client,
+    client: _Client,
     request: ChatRequest,
     shown: list[Renderer],
+    recording: Recording,
     body: dict[str, Any] | None = None,
 ) -> tuple[str, list[Message]]:
     """The final answer's text, and the messages the exchange added (tool rounds too).
 
     With --ndjson the events are rendered as they arrive (by the latest of `shown`);
-    otherwise nothing reaches stdout until the JSON is checked.
+    otherwise nothing reaches stdout until the JSON is checked. A cache hit is
+    rendered the same way, and nothing is sent.
     """
     renderer = shown[-1] if shown else None
-    with job.waiting():
-        current = turn(job, client, request, body, renderer.may_retry if renderer else always)
-        if renderer is not None:
-            renderer.show(current)
-        else:
-            for _ in current:
-                pass
-            done = current.result.done or Done(None)
-            if job.output.usage:
-                job.console.line(usage_line(done))
-            check_finish(done, job.console)
+    if body is None:
+        body = job.protocol.encode(request).body  # as the turn would encode it
+    current: Turn | Replay | None = recording.replay(body)
+    started = time.monotonic()
+    events: list[Event] = []
+    try:
+        with job.waiting():
+            if current is None:
+                gate = renderer.may_retry if renderer else always
+                current = turn(job, client.get(), request, body, gate)
+                batches: Answer = recording.watch(current, events)
+            else:
+                batches = current
+            if renderer is not None:
+                renderer.show(batches)
+            else:
+                for _ in batches:
+                    pass
+                done = current.result.done or Done(None)
+                if job.output.usage:
+                    job.console.line(usage_line(done))
+                check_finish(done, job.console)
+    except BaseException as error:
+        if not isinstance(current, Replay):
+            result = current.result if current is not None else Result()
+            recording.done(body, result, [], started, error=error)
+        raise
+    if not isinstance(current, Replay):
+        recording.done(body, current.result, events, started, cacheable=len(current.added) == 1)
     return current.added[-1].get("content") or "", current.added
 
 

@@ -7,14 +7,21 @@ prompt given as well is appended as a user message.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from glm_cli.cli.job import Job
 from glm_cli.cli.prompt import decode_utf8, system_prompt
+from glm_cli.commands.recording import Recording
 from glm_cli.core import jsontext
+from glm_cli.core.accumulate import Result
 from glm_cli.core.errors import UsageError
+from glm_cli.core.messages import Event
 from glm_cli.core.redact import Redactor
 from glm_cli.output.render import WireRenderer
+
+if TYPE_CHECKING:
+    from glm_cli.engine.exchange import Exchange
 
 
 def _read_body(job: Job, source: str) -> dict[str, Any]:
@@ -68,7 +75,24 @@ def run(job: Job) -> None:
         job.dry_run(body)
         return
     renderer = WireRenderer(job.sink, job.console, Redactor(job.settings.api_key.value))
-    with renderer.reporting(), job.client() as client, job.waiting():
-        exchange = client.exchange(body, job.deadline, may_retry=renderer.may_retry, wire=True)
-        with exchange:
-            renderer.show(exchange)
+    with Recording(job, "raw") as recording:
+        hit = recording.replay(body, wire=True)
+        if hit is not None:
+            with renderer.reporting():
+                renderer.show(hit)
+            return
+        started = time.monotonic()
+        events: list[Event] = []
+        exchange: Exchange | None = None
+        try:
+            with renderer.reporting(), job.client() as client, job.waiting():
+                exchange = client.exchange(
+                    body, job.deadline, may_retry=renderer.may_retry, wire=True
+                )
+                with exchange:
+                    renderer.show(recording.watch(exchange, events))
+        except BaseException as error:
+            result = exchange.result if exchange is not None else Result()
+            recording.done(body, result, [], started, error=error, wire=True)
+            raise
+        recording.done(body, exchange.result, events, started, wire=True)

@@ -89,7 +89,8 @@ def seconds(source: str, value: object) -> float:
     if isinstance(value, int | float) or (
         isinstance(value, str) and _NUMBER.fullmatch(value.strip())
     ):
-        number = float(value)
+        # str.strip also strips \x1c-\x1f, which float() refuses: convert what was matched
+        number = float(value.strip() if isinstance(value, str) else value)
     else:
         raise _fail(source, value, allowed)
     if not math.isfinite(number) or number <= 0:

@@ -86,6 +86,10 @@ def _assistant(result: Result, calls: list[ToolCall], ids: list[str]) -> Message
     return message
 
 
+assistant_message = _assistant
+"""The assistant message of an answer (`glm chat` stores it; a cache hit rebuilds it)."""
+
+
 def add_usage(total: Usage, usage: Usage) -> Usage:
     def plus(a: int | None, b: int | None) -> int | None:
         return None if a is None and b is None else (a or 0) + (b or 0)

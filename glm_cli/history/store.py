@@ -12,51 +12,31 @@ Why it is shaped so:
   answer is paid for, not after.
 - Every change is one `BEGIN IMMEDIATE` transaction, so two processes appending at
   once both land whole and in order, and a crash leaves the last committed state.
-- `schema_version` records the schema's version; `MIGRATIONS` brings an older
-  store up to date on open, and a store from a newer glm is refused, not damaged.
+- The schema — these tables, the log's and the cache's — is `history.schema`'s:
+  numbered migrations under `PRAGMA user_version`; an older store is brought up to
+  date on open, and a store from a newer glm is refused, not damaged.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
-from glm_cli.core.errors import GlmError, OutputError, UsageError
+from glm_cli.core.errors import GlmError, UsageError
 from glm_cli.core.messages import Message
 from glm_cli.core.records import record
-from glm_cli.files.safe import new_file, private_folder, refused
+from glm_cli.history import schema
 from glm_cli.history.conversation import KEEP, Conversation, Keep, SystemChange, check_message
 from glm_cli.settings.config import data_dir
 
 STORE_NAME = "glm.db"
-BUSY_TIMEOUT = 30.0
 MAX_NAME = 200
-
-MIGRATIONS: dict[int, str] = {
-    1: """
-        CREATE TABLE sessions (
-            id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL UNIQUE,
-            system TEXT,
-            created TEXT NOT NULL,
-            last_used TEXT NOT NULL
-        );
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            role TEXT NOT NULL,
-            body TEXT NOT NULL
-        );
-        CREATE INDEX messages_by_session ON messages(session_id, id);
-    """,
-}
-SCHEMA_VERSION = max(MIGRATIONS)
+WHAT = "chat store"
 
 
 def store_path(env: Mapping[str, str]) -> Path:
@@ -100,63 +80,11 @@ class Store:
     @classmethod
     def open(cls, path: Path, *, create: bool) -> Store | None:
         """The store at `path`; a missing one is made when `create`, else None."""
-        try:
-            if not path.exists():
-                if not create:
-                    return None
-                _create(path)
-            connection = sqlite3.connect(
-                path.resolve().as_uri() + "?mode=rw",
-                uri=True,
-                timeout=BUSY_TIMEOUT,
-                isolation_level=None,
-            )
-            store = cls(path, connection)
-            try:
-                store._prepare()
-            except BaseException:
-                connection.close()
-                raise
-            return store
-        except sqlite3.Error as error:
-            raise store_error(path, error) from error
-        except OSError as error:
-            reason = error.strerror or str(error)
-            if not refused(error):  # not a place for a store: GLM_HOME is a file, say
-                raise UsageError(f"the chat store {path}: {reason}") from error
-            doing = "write" if create else "open"
-            raise OutputError(f"cannot {doing} the chat store {path}: {reason}") from error
+        connection = schema.connect(path, create_missing=create, what=WHAT)
+        return None if connection is None else cls(path, connection)
 
-    def _prepare(self) -> None:
-        self._db.execute("PRAGMA foreign_keys = ON")
-        version = self._version()
-        if version > SCHEMA_VERSION:
-            raise UsageError(
-                f"the chat store {self.path} has schema version {version}, newer than this "
-                f"glm knows ({SCHEMA_VERSION}); upgrade glm"
-            )
-        if version < SCHEMA_VERSION:
-            with self._transaction():
-                _migrate(self._db, self._version())
-
-    def _version(self) -> int:
-        row = self._db.execute("SELECT version FROM schema_version").fetchone()
-        return int(row[0]) if row else 0
-
-    @contextmanager
-    def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-        """One transaction; a writing one takes the write lock at once (no upgrade
-        deadlock between two writers), a reading one sees one snapshot."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise store_error(self.path, error) from error
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        return schema.transaction(self._db, self.path, write=write, what=WHAT)
 
     def check_writable(self) -> None:
         """A write, rolled back: fails now, before a request is paid for, where storing
@@ -164,7 +92,7 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("UPDATE schema_version SET version = version")
+                self._db.execute("PRAGMA user_version = " + str(schema.SCHEMA_VERSION))
             finally:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
@@ -249,51 +177,8 @@ def _decode(path: Path, body: str) -> Message:
         raise GlmError(f"the chat store {path} holds a damaged message ({error})") from error
 
 
-def _migrate(db: sqlite3.Connection, version: int) -> None:
-    """Apply every migration above `version` (inside the caller's transaction)."""
-    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    for number in sorted(n for n in MIGRATIONS if n > version):
-        for statement in MIGRATIONS[number].split(";"):
-            if statement.strip():
-                db.execute(statement)
-    db.execute("DELETE FROM schema_version")
-    db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-
-
-def _create(path: Path) -> None:
-    """Make a complete store in a private folder, then link it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with private_folder(path) as folder:
-        temporary = folder / path.name
-        new_file(temporary)  # SQLite gives the -wal and -shm files its mode
-        connection = sqlite3.connect(temporary, isolation_level=None)
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("BEGIN IMMEDIATE")
-            _migrate(connection, 0)
-            connection.execute("COMMIT")
-        finally:
-            connection.close()
-        try:
-            os.link(temporary, path)  # never follows, never replaces, what is at `path`
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-        except OSError:  # no hard links here: fall back to a rename
-            if not os.path.lexists(path):
-                os.replace(temporary, path)
-
-
 def store_error(path: Path, error: sqlite3.Error) -> GlmError:
-    """A broken store is the user's file to fix (exit 2); one that cannot be written
-    (read-only: the file, its folder or its `-wal`) or is busy is a failure (1)."""
-    if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError):
-        return UsageError(f"the chat store {path} is not usable ({error})")
-    if "no such table" in str(error):
-        return UsageError(f"{path} is not a glm chat store ({error})")
-    name = getattr(error, "sqlite_errorname", "")
-    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
-        return OutputError(f"cannot write the chat store {path}: {error}")
-    return GlmError(f"the chat store {path}: {error}")
+    return schema.store_error(path, error, WHAT)
 
 
 class SessionHistory:

@@ -54,7 +54,8 @@ class Answer(Protocol):
     """What a renderer shows: batches of events as they arrive, then `result`, the one
     snapshot of them (an `engine` Exchange or Turn)."""
 
-    result: Result
+    @property
+    def result(self) -> Result: ...
 
     def __iter__(self) -> Iterator[list[Event]]: ...
 

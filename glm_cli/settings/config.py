@@ -17,7 +17,9 @@ from glm_cli.core.errors import UsageError
 from glm_cli.core.records import record
 from glm_cli.settings.urls import check_url
 
-TOP_LEVEL_KEYS = frozenset({"provider", "model", "api_key", "defaults", "providers"})
+TOP_LEVEL_KEYS = frozenset(
+    {"provider", "model", "api_key", "defaults", "providers", "log", "cache"}
+)
 PROVIDER_KEYS = frozenset({"protocol", "url", "fallback_url", "key_env", "model", "stream_usage"})
 PROTOCOLS = ("openai", "anthropic")
 
@@ -71,6 +73,10 @@ class ConfigFile:
     provider: str | None = None
     model: str | None = None
     api_key: str | None = None
+    log: bool | None = None
+    """`log = false`: record no exchange (SPEC §7.1)."""
+    cache: bool | None = None
+    """`cache = true`: `--cache` on every request command (SPEC §7.2)."""
     defaults: dict[str, Any] = field(default_factory=dict)
     providers: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -152,6 +158,11 @@ def _fill(config: ConfigFile, data: dict[str, Any]) -> None:
         config.model = _non_empty(config, "model", data["model"])
     if "api_key" in data:  # blank is allowed: it counts as not set
         config.api_key = _text(config.where("api_key"), data["api_key"])
+    for key in ("log", "cache"):
+        if key in data:
+            if not isinstance(data[key], bool):
+                raise UsageError(f"{config.where(key)}: must be true or false")
+            setattr(config, key, data[key])
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise UsageError(f"{config.where('defaults')} must be a table")
