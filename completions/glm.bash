@@ -110,7 +110,7 @@ _glm() {
             ;;
         "batch")
             case $prev in
-                -j|--jobs|--rpm|--shard|-s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--base-url|--endpoint|--timeout|--max-time|--retries)
+                -j|--jobs|--rpm|--shard|-s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
                 -o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
@@ -123,7 +123,7 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='-j --jobs --rpm -o --output --retry-failed --shard --unordered --strict --format -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --show-thinking -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries -h --help'
+            opts='-j --jobs --rpm -o --output --retry-failed --shard --unordered --strict --format -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --show-thinking -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "logs")
             case $prev in

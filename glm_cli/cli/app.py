@@ -79,7 +79,7 @@ COMMANDS: dict[str, tuple[OptionList, str]] = {
         "The wire format: the provider's own response, or its stream as NDJSON.",
     ),
     "batch": (
-        BATCH + BATCH_SYSTEM + REQUEST + BATCH_OUTPUT + CONNECTION,
+        BATCH + BATCH_SYSTEM + REQUEST + BATCH_OUTPUT + CONNECTION + HISTORY,
         "Many prompts from JSONL, concurrently, in order, resumable: one record a line.",
     ),
     "logs": (

@@ -17,6 +17,7 @@ from typing import IO, Any
 import orjson
 
 from glm_cli.cli.job import Job
+from glm_cli.commands.batch_history import BatchHistory
 from glm_cli.commands.batch_request import Requests, check_json
 from glm_cli.core import batch_records, validate
 from glm_cli.core.accumulate import Result
@@ -111,8 +112,9 @@ def _run(job: Job, opts: Options, requests: Requests, stream: IO[bytes]) -> None
         skip = results.done
         if results.torn:
             job.console.warn(f"{opts.output}: a torn last line was cut off; it is redone")
+    history = None if job.output.dry_run else BatchHistory(job)
     try:
-        items: Iterable[Send | Ready] = _items(job, opts, requests, stream, skip)
+        items: Iterable[Send | Ready] = _items(job, opts, requests, stream, skip, history)
         if opts.strict:
             items = _strict(list(items))
         if job.output.dry_run:
@@ -121,12 +123,19 @@ def _run(job: Job, opts: Options, requests: Requests, stream: IO[bytes]) -> None
         write = results.write if results is not None else job.sink.write
         _send(job, opts, items, write, len(skip))
     finally:
+        if history is not None:
+            history.close()
         if results is not None:
             results.close()
 
 
 def _items(
-    job: Job, opts: Options, requests: Requests, stream: IO[bytes], skip: set[bytes]
+    job: Job,
+    opts: Options,
+    requests: Requests,
+    stream: IO[bytes],
+    skip: set[bytes],
+    history: BatchHistory | None,
 ) -> Iterator[Send | Ready]:
     seen = SeenIds()
     reasoning = job.output.show_thinking
@@ -148,7 +157,12 @@ def _items(
         except UsageError as error:
             yield _bad(line.id, index, error.message, reasoning)
             continue
-        yield Send(body, _finisher(job, line, schema, json_mode, reasoning))
+        finish = _finisher(job, line, schema, json_mode, reasoning, body, history)
+        cached = history.hit(body) if history is not None else None
+        if cached is not None:  # answered before: nothing is sent for this line
+            yield Ready(finish(cached, None, 0, 0.0))
+            continue
+        yield Send(body, finish)
 
 
 def _bad(line_id: Any, index: int, message: str, reasoning: bool) -> Ready:
@@ -173,7 +187,15 @@ class _Quiet:
         return
 
 
-def _finisher(job: Job, line: Line, schema: Any, json_mode: bool, reasoning: bool) -> Any:
+def _finisher(
+    job: Job,
+    line: Line,
+    schema: Any,
+    json_mode: bool,
+    reasoning: bool,
+    body: dict[str, Any],
+    history: BatchHistory | None,
+) -> Any:
     def finish(
         result: Result | None, error: GlmError | None, attempts: int, elapsed: float
     ) -> Fields:
@@ -184,6 +206,8 @@ def _finisher(job: Job, line: Line, schema: Any, json_mode: bool, reasoning: boo
                     check_json(result.text, schema)
             except (UnusableAnswer, GlmError) as failure:
                 error = failure
+        if history is not None and attempts:  # a cache hit (no attempt) is logged as one
+            history.finished(body, result, error, elapsed)
         return batch_records.record(
             line.id,
             line.index,

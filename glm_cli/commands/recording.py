@@ -178,17 +178,33 @@ class Recording:
             self._cache = Cache(store_path(self.job.env.environ))
         return self._cache
 
-    def replay(self, body: dict[str, Any], *, wire: bool = False) -> Replay | None:
-        """The cached answer to `body`, logged as a hit, or None (then send it)."""
+    def replay_events(self, body: dict[str, Any], *, wire: bool = False) -> list[Event] | None:
+        """The cached events answering `body`, or None (then send it)."""
         key = self.key(body, wire=wire)
         if key is None or self.refresh:
             return None
         try:
-            events = self.cache().lookup(key, self.ttl)
+            return self.cache().lookup(key, self.ttl)
         except GlmError as error:
             self.job.console.warn(f"the cache was not read: {error.message}")
             self.cache_on = False
             return None
+
+    def keep(self, body: dict[str, Any], events: list[Event]) -> None:
+        """Cache `events` as the answer to `body` now (a batch line that succeeded),
+        unless they hold the key."""
+        key = self.key(body)
+        if key is None or self._carries_key(events):
+            return
+        try:
+            self.cache().store(key, events)
+        except GlmError as error:
+            self.job.console.warn(f"the answer was not cached: {error.message}")
+            self.cache_on = False
+
+    def replay(self, body: dict[str, Any], *, wire: bool = False) -> Replay | None:
+        """The cached answer to `body`, logged as a hit, or None (then send it)."""
+        events = self.replay_events(body, wire=wire)
         if events is None:
             return None
         self.job.console.note("(cached)")
@@ -217,37 +233,18 @@ class Recording:
         """One exchange ended (its row is written when the command ends)."""
         if not self.log and not self.cache_on:
             return
-        from glm_cli.history.log import Entry
-
-        r = self.redact.text
-        done = result.done
-        endpoint = self.job.settings.endpoint
-        usage = done.usage.as_dict() if done is not None else {}
-        calls = [orjson.loads(tool_call_json(call)[0]) for call in result.tool_calls] or None
-        request_id = (done.request_id if done else None) or getattr(error, "request_id", None)
-        if request_id is None and isinstance(body.get("request_id"), str):
-            request_id = body["request_id"]
-        answer = result.text
-        entry = Entry(
-            command=self.command,
-            time=times.now(),
-            provider=endpoint.provider.name,
-            host=urlsplit(endpoint.url).hostname,
-            model=str(body.get("model")) if body.get("model") is not None else None,
-            answered_model=done.model if done else None,
-            body=r(orjson.dumps(body).decode()),
-            prompt=_redacted(r, prompt_of(body)),
-            answer=r(answer),
-            reasoning=_redacted(r, result.reasoning.value() or None),
-            tool_calls=r(orjson.dumps(calls).decode()) if calls else None,
-            finish_reason=done.finish_reason if done else None,
-            usage=usage,
-            duration_s=round(time.monotonic() - started, 3),
-            error=_redacted(r, error.line() if isinstance(error, GlmError) else None),
-            request_id=_redacted(r, request_id),
+        entry = entry_for(
+            self.job,
+            self.command,
+            body,
+            result,
+            self.redact,
+            duration=time.monotonic() - started,
+            error=error,
             session=self.session,
             cached=cached,
         )
+        done = result.done
         key = None
         if (
             self.cache_on
@@ -328,6 +325,52 @@ class Recording:
             except GlmError as error:
                 self.job.console.warn(f"the answer was not cached: {error.message}")
                 return
+
+
+def entry_for(
+    job: Job,
+    command: str,
+    body: dict[str, Any],
+    result: Result,
+    redact: Redactor,
+    *,
+    duration: float,
+    error: BaseException | None = None,
+    session: str | None = None,
+    cached: bool = False,
+) -> Entry:
+    """The log row of one exchange: every field of SPEC §7.1, the key masked in all.
+    Tool calls keep every digit (their arguments spliced in as the model wrote them)."""
+    from glm_cli.history.log import Entry
+
+    r = redact.text
+    done = result.done
+    endpoint = job.settings.endpoint
+    usage = done.usage.as_dict() if done is not None else {}
+    calls = b"[" + b",".join(tool_call_json(call)[0] for call in result.tool_calls) + b"]"
+    request_id = (done.request_id if done else None) or getattr(error, "request_id", None)
+    if request_id is None and isinstance(body.get("request_id"), str):
+        request_id = body["request_id"]
+    return Entry(
+        command=command,
+        time=times.now(),
+        provider=endpoint.provider.name,
+        host=urlsplit(endpoint.url).hostname,
+        model=str(body.get("model")) if body.get("model") is not None else None,
+        answered_model=done.model if done else None,
+        body=r(orjson.dumps(body).decode()),
+        prompt=_redacted(r, prompt_of(body)),
+        answer=r(result.text),
+        reasoning=_redacted(r, result.reasoning.value() or None),
+        tool_calls=r(calls.decode()) if result.tool_calls else None,
+        finish_reason=done.finish_reason if done else None,
+        usage=usage,
+        duration_s=round(duration, 3),
+        error=_redacted(r, error.line() if isinstance(error, GlmError) else None),
+        request_id=_redacted(r, request_id),
+        session=session,
+        cached=cached,
+    )
 
 
 def _redacted(redact: Any, value: str | None) -> str | None:
