@@ -84,3 +84,30 @@ def test_without_cache_a_rerun_sends_again(
     service.responder = latency(0.0)
     assert batch("--no-cache", str(source)).exit_code == 0
     assert len(service.requests) == 6
+
+
+def test_twenty_processes_and_a_batch_at_j64_lose_no_row(
+    service: FakeService, glm_env: dict[str, str], tmp_path: Path
+) -> None:
+    """SPEC §7.1: twenty `glm ask` processes and a batch at -j 64 write at once; no row
+    is lost and none of them says "database is locked"."""
+    import subprocess
+    import sys
+
+    service.responder = latency(0.01)
+    source = write_input(tmp_path, prompts(200))
+    glm = [sys.executable, "-m", "glm_cli"]
+    pipes = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+    batch_run = subprocess.Popen(
+        [*glm, "batch", "-q", "-j", "64", str(source)], env=glm_env, **pipes
+    )
+    asks = [
+        subprocess.Popen([*glm, "ask", "--no-stream", f"ask {n}"], env=glm_env, **pipes)
+        for n in range(20)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in [batch_run, *asks]]
+    assert [p.returncode for p in [batch_run, *asks]] == [0] * 21, errors
+    assert not any(b"locked" in error for error in errors), errors
+    logged = rows(glm_env)
+    assert len(logged) == 220
+    assert sum(row["command"] == "batch" for row in logged) == 200
