@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from glm_cli.history.store import store_path
+from glm_cli.settings.config import store_path
 from tests.fake_service import FakeService
 from tests.fake_service.scenarios import answer, latency
 from tests.fake_service.steps import Incoming, Status, Step

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from glm_cli.history.cache import cache_key
-from glm_cli.history.store import store_path
+from glm_cli.settings.config import store_path
 from tests.fake_service import FakeService, Reply, Status
 from tests.helpers import Run, run_in_process
 

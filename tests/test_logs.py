@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from glm_cli.history.schema import SCHEMA_VERSION
-from glm_cli.history.store import store_path
+from glm_cli.settings.config import store_path
 from tests.fake_service import FakeService, Reply, Status
 from tests.helpers import SECRET, Run, run_in_process
 
@@ -319,3 +319,28 @@ def test_a_recorder_from_64_threads_loses_no_row(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "glm.db")
     assert db.execute("SELECT count(DISTINCT prompt) FROM exchanges").fetchone() == (1280,)
     db.close()
+
+
+def test_a_run_with_no_log_and_no_cache_loads_no_sqlite(
+    glm_env: dict[str, str], service: FakeService
+) -> None:
+    """Logging costs nothing when it is off: the store's modules are never imported."""
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['glm', 'ask', '--no-stream', 'hi']\n"
+        "try:\n"
+        "    runpy.run_module('glm_cli', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = [m for m in ('sqlite3', 'glm_cli.history.store') if m in sys.modules]\n"
+        "sys.stderr.write('LOADED=%s\\n' % ','.join(loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**glm_env, "GLM_NO_LOG": "1"},
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+    )
+    assert done.stdout == b"Hello from the fake service.\n", done.stderr
+    assert b"LOADED=\n" in done.stderr, done.stderr

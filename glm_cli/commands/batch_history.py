@@ -16,7 +16,7 @@ from glm_cli.commands.recording import UNCACHED_FINISH, Recording, Replay, entry
 from glm_cli.core.accumulate import Result
 from glm_cli.core.errors import GlmError
 from glm_cli.core.messages import Content, Event, Reasoning, WebSearch
-from glm_cli.history.store import store_path
+from glm_cli.settings.config import store_path
 
 if TYPE_CHECKING:
     from glm_cli.history.log import Recorder

@@ -26,7 +26,8 @@ from glm_cli.history.conversation import (
     transcript,
 )
 from glm_cli.history.jsonl import FileHistory
-from glm_cli.history.store import SessionHistory, Store, check_name, store_path
+from glm_cli.history.store import SessionHistory, Store, check_name
+from glm_cli.settings.config import store_path
 
 DEFAULT_SESSION = "default"
 

@@ -16,9 +16,9 @@ import orjson
 from glm_cli.core import times, validate
 from glm_cli.core.errors import UsageError
 from glm_cli.history import log, schema
-from glm_cli.history.store import store_path
 from glm_cli.output.sink import Sink
 from glm_cli.output.terminal import Console, Env, escape_controls
+from glm_cli.settings.config import store_path
 
 DEFAULT_COUNT = 10
 BY = ("day", "model", "command")

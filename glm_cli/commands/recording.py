@@ -31,8 +31,8 @@ from glm_cli.core.messages import Event, Message, Payload, Restart
 from glm_cli.core.redact import Redactor
 from glm_cli.core.tool_calls import tool_call_json
 from glm_cli.engine.tool_loop import assistant_message
-from glm_cli.history.store import store_path
 from glm_cli.output.render import Answer
+from glm_cli.settings.config import store_path
 
 if TYPE_CHECKING:
     from glm_cli.history.cache import Cache

@@ -20,7 +20,6 @@ Why it is shaped so:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,15 +31,9 @@ from glm_cli.core.messages import Message
 from glm_cli.core.records import record
 from glm_cli.history import schema
 from glm_cli.history.conversation import KEEP, Conversation, Keep, SystemChange, check_message
-from glm_cli.settings.config import data_dir
 
-STORE_NAME = "glm.db"
 MAX_NAME = 200
 WHAT = "chat store"
-
-
-def store_path(env: Mapping[str, str]) -> Path:
-    return data_dir(env) / STORE_NAME
 
 
 def utc_now() -> str:

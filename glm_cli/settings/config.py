@@ -105,6 +105,14 @@ def data_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "glm"
 
 
+STORE_NAME = "glm.db"
+
+
+def store_path(env: Mapping[str, str]) -> Path:
+    """The local store (sessions, the log, the cache): `data_dir` / glm.db."""
+    return data_dir(env) / STORE_NAME
+
+
 def readable_by_others(path: Path) -> bool:
     try:
         mode = path.stat().st_mode
