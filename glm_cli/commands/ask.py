@@ -74,7 +74,7 @@ def show(
     except BaseException as error:
         recording.done(body, current.result if current else Result(), [], started, error=error)
         raise
-    recording.done(body, current.result, events, started, cacheable=len(current.added) == 1)
+    recording.done(body, current.result, events, started, cacheable=not current.ran_tools)
     return current
 
 

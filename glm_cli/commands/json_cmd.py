@@ -206,7 +206,7 @@ def _ask(
             recording.done(body, result, [], started, error=error)
         raise
     if not isinstance(current, Replay):
-        recording.done(body, current.result, events, started, cacheable=len(current.added) == 1)
+        recording.done(body, current.result, events, started, cacheable=not current.ran_tools)
     return current.added[-1].get("content") or "", current.added
 
 

@@ -132,14 +132,17 @@ class Watched:
 
     def __iter__(self) -> Iterator[list[Event]]:
         into = self.into
+        if into is None:
+            yield from self.answer
+            return
         for batch in self.answer:
-            if into is not None:
-                for event in batch:
-                    if type(event) is Restart:
-                        into.clear()
-                    else:
-                        into.append(event)
+            for event in batch:
+                if type(event) is Restart:
+                    into.clear()
+                else:
+                    into.append(event)
             yield batch
+            del batch  # not kept while the next one is read
 
 
 class Recording:

@@ -132,9 +132,24 @@ class Turn:
         self.stderr = stderr
         self.body = body
         self.may_retry = may_retry
-        self.added: list[Message] = []
+        self._added: list[Message] = []
+        self._final: tuple[Result, list[ToolCall], list[str]] | None = None
+        """The final answer, made into its message only when asked for: `glm ask` never
+        needs it, and joining a long answer's text costs memory."""
         self.result = Result()
         """The final round's answer; its `done.usage` adds up every round."""
+
+    @property
+    def added(self) -> list[Message]:
+        if self._final is not None:
+            self._added.append(_assistant(*self._final))
+            self._final = None
+        return self._added
+
+    @property
+    def ran_tools(self) -> bool:
+        """Whether a round of tool runs happened (such a turn is never cached)."""
+        return any(message.get("role") == "tool" for message in self._added)
 
     def __iter__(self) -> Iterator[list[Event]]:
         hold = bool(self.tools.commands)
@@ -181,7 +196,7 @@ class Turn:
                     if result.done is not None:
                         result.done = replace(result.done, usage=usage)
                 self.result = result
-                self.added.append(_assistant(result, functions, ids))
+                self._final = (result, functions, ids)
                 return
             if len(functions) > MAX_CALLS_PER_ROUND:
                 raise UnusableAnswer(
@@ -197,15 +212,15 @@ class Turn:
             searches += result.web_search
             if result.text.strip():
                 self.console.note(f"text beside the tool calls, not printed: {result.text!r}")
-            self.added.append(_assistant(result, functions, ids))
+            self._added.append(_assistant(result, functions, ids))
             for call, id_ in zip(functions, ids, strict=True):
                 output = run_call(self.console, self.stderr, self.tools, call, id_, self.deadline)
                 self.deadline.check()
-                self.added.append({"role": "tool", "tool_call_id": id_, "content": output})
+                self._added.append({"role": "tool", "tool_call_id": id_, "content": output})
             self.console.start_spinner()  # waiting for the model again
             following = ChatRequest(
                 self.request.model,
-                [*self.request.messages, *self.added],
+                [*self.request.messages, *self._added],
                 self.request.system,
                 self.request.stream,
                 self.request.params,
