@@ -88,7 +88,9 @@ class Harness:
         }
         for name in ISOLATED:  # no user config, history or cache
             env[name] = str(home / name.lower())
-        env.update(GLM_BASE_URL=server.url, GLM_API_KEY="bench-key")
+        # The log is off, as in the shared speed bar: these rows compare glm's request
+        # path with the floor's; bench/logs.py measures what logging adds.
+        env.update(GLM_BASE_URL=server.url, GLM_API_KEY="bench-key", GLM_NO_LOG="1")
         self.env = env
         self.out = home / "stdout"
         self.err = home / "stderr"
