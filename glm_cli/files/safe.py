@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from glm_cli.core.errors import GlmError, OutputError, UsageError
+
 PRIVATE = 0o600
 _REFUSED = frozenset(
     {
@@ -99,3 +101,22 @@ def private_folder(path: Path) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def open_error(where: str, path: Path, error: OSError) -> GlmError:
+    """A file glm keeps (`where` names its flag) that cannot be opened: a path that is no
+    place for it is exit 2; one glm may not write (read-only) is exit 1."""
+    if error.errno == errno.ELOOP:
+        return UsageError(f"{where}: is a symbolic link (give the file it points to)")
+    if error.errno == errno.EISDIR:
+        return UsageError(f"{where}: is a directory")
+    if refused(error):
+        return OutputError(f"cannot write to {path}: {error.strerror}")
+    return UsageError(f"{where}: {error.strerror or error}")
+
+
+def write_error(path: Path, error: OSError) -> GlmError:
+    """A write to a file glm keeps that failed: refused by the system is exit 1."""
+    if refused(error) or error.errno is None:
+        return OutputError(f"cannot write to {path}: {error.strerror or error}")
+    return UsageError(f"cannot write to {path}: {error.strerror or error}")

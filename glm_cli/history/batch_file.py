@@ -11,7 +11,6 @@ the same folder and a rename). Each record is then appended whole, in one write
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import tempfile
@@ -19,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from glm_cli.core.batch_records import read_record
-from glm_cli.core.errors import GlmError, OutputError, UsageError
-from glm_cli.files.safe import PRIVATE, append, refused, write_all
+from glm_cli.core.errors import UsageError
+from glm_cli.files.safe import PRIVATE, append, open_error, write_all, write_error
 
 _READ = 1 << 16
 
@@ -42,7 +41,7 @@ class ResultsFile:
         try:
             fd = os.open(path, flags, PRIVATE)
         except OSError as error:
-            raise _open_error(path, error) from error
+            raise open_error(f"--output {str(path)!r}", path, error) from error
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -64,7 +63,7 @@ class ResultsFile:
                 done |= failed
         except OSError as error:
             os.close(fd)
-            raise _write_error(path, error) from error
+            raise write_error(path, error) from error
         except BaseException:
             os.close(fd)
             raise
@@ -74,7 +73,7 @@ class ResultsFile:
         try:
             append(self.fd, data)
         except OSError as error:
-            raise _write_error(self.path, error) from error
+            raise write_error(self.path, error) from error
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -132,20 +131,3 @@ def _rewrite_without(path: Path, fd: int, failed: set[bytes]) -> int:
         Path(name).unlink(missing_ok=True)
         raise
     return removed
-
-
-def _open_error(path: Path, error: OSError) -> GlmError:
-    where = f"--output {str(path)!r}"
-    if error.errno == errno.ELOOP:
-        return UsageError(f"{where}: is a symbolic link (give the file it points to)")
-    if error.errno == errno.EISDIR:
-        return UsageError(f"{where}: is a directory")
-    if refused(error):
-        return OutputError(f"cannot write to {path}: {error.strerror}")
-    return UsageError(f"{where}: {error.strerror or error}")
-
-
-def _write_error(path: Path, error: OSError) -> GlmError:
-    if refused(error) or error.errno is None:
-        return OutputError(f"cannot write to {path}: {error.strerror or error}")
-    return UsageError(f"cannot write to {path}: {error.strerror or error}")

@@ -13,7 +13,6 @@ opened `O_NOFOLLOW`: a symlink at its path is refused, never written through.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -22,9 +21,9 @@ from pathlib import Path
 
 import orjson
 
-from glm_cli.core.errors import GlmError, OutputError, UsageError
+from glm_cli.core.errors import OutputError, UsageError
 from glm_cli.core.messages import Message
-from glm_cli.files.safe import append, refused, write_atomically
+from glm_cli.files.safe import append, open_error, write_atomically, write_error
 from glm_cli.history.conversation import (
     KEEP,
     Conversation,
@@ -70,7 +69,7 @@ def _locked(path: Path, flags: int, lock: int) -> Iterator[int]:
     try:
         fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
     except OSError as error:
-        raise _open_error(path, error) from error
+        raise open_error(f"--file {str(path)!r}", path, error) from error
     try:
         fcntl.flock(fd, lock)
         yield fd
@@ -83,25 +82,6 @@ def _read_all(fd: int) -> bytes:
     while chunk := os.read(fd, 1 << 16):
         parts.append(chunk)
     return b"".join(parts)
-
-
-def _open_error(path: Path, error: OSError) -> GlmError:
-    """A path that is not a file to keep a conversation in is exit 2; one glm may not
-    write (read-only, on a read-only file system) is exit 1, like a read-only store."""
-    where = f"--file {str(path)!r}"
-    if error.errno == errno.ELOOP:
-        return UsageError(f"{where}: is a symbolic link (give the file it points to)")
-    if error.errno == errno.EISDIR:
-        return UsageError(f"{where}: is a directory")
-    if refused(error):
-        return OutputError(f"cannot write to {path}: {error.strerror}")
-    return UsageError(f"{where}: {error.strerror or error}")
-
-
-def _write_error(path: Path, error: OSError) -> GlmError:
-    if refused(error) or error.errno is None:
-        return OutputError(f"cannot write to {path}: {error.strerror or error}")
-    return UsageError(f"cannot write to {path}: {error.strerror or error}")
 
 
 class FileHistory:
@@ -149,7 +129,7 @@ class FileHistory:
             try:
                 append(fd, data)
             except OSError as error:
-                raise _write_error(self.path, error) from error
+                raise write_error(self.path, error) from error
 
     def reset(self, system: str | None = None) -> None:
         # Not O_TRUNC: truncating before the lock is held would cut a reader short.
@@ -159,7 +139,7 @@ class FileHistory:
                 if system is not None:
                     append(fd, message_line({"role": "system", "content": system}))
             except OSError as error:
-                raise _write_error(self.path, error) from error
+                raise write_error(self.path, error) from error
 
     def close(self) -> None:
         return None
@@ -177,4 +157,4 @@ def save(path: Path, conversation: Conversation) -> None:
     try:
         write_atomically(path, jsonl(conversation), FILE_MODE)
     except OSError as error:
-        raise _write_error(path, error) from error
+        raise write_error(path, error) from error
