@@ -34,6 +34,7 @@ from glm_cli.cli.options import (
     MARKDOWN,
     NDJSON,
     OUTPUT,
+    OUTPUT_FILE,
     PROMPT,
     RAW_ONLY,
     REQUEST,
@@ -61,19 +62,19 @@ BATCH_OUTPUT = [
 
 COMMANDS: dict[str, tuple[OptionList, str]] = {
     "ask": (
-        PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION,
+        PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT_FILE + OUTPUT + CONNECTION,
         "One question, one answer: the answer's text on stdout.",
     ),
     "chat": (
-        PROMPT + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION,
+        PROMPT + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT_FILE + OUTPUT + CONNECTION,
         "Multi-turn: a loop on a terminal; from scripts, continue a session or a file.",
     ),
     "json": (
-        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT + CONNECTION,
+        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT_FILE + OUTPUT + CONNECTION,
         "JSON mode: the answer checked, printed as one JSON document.",
     ),
     "raw": (
-        PROMPT + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + OUTPUT + CONNECTION,
+        PROMPT + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + OUTPUT_FILE + OUTPUT + CONNECTION,
         "The wire format: the provider's own response, or its stream as NDJSON.",
     ),
     "batch": (

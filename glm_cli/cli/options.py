@@ -142,6 +142,17 @@ CONNECTION: OptionList = [
     value("retries", "--retries", metavar="N", help="Retries on transient failures (default 2)."),
 ]
 
+OUTPUT_FILE: OptionList = [
+    value(
+        "output_file",
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the output to FILE instead of stdout, replacing it only when the run "
+        "succeeds (for make: glm ask -o $@ ...).",
+    ),
+]
+
 OUTPUT: OptionList = [
     switch("show_thinking", "--show-thinking", help="Write the reasoning to stderr as it arrives."),
     switch("usage", "--usage", help="Token usage to stderr at the end."),
