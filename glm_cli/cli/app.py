@@ -30,6 +30,7 @@ from glm_cli.cli.options import (
     CHAT,
     CONFIG_INIT,
     CONNECTION,
+    EXTRACT,
     JSON_ONLY,
     MARKDOWN,
     NDJSON,
@@ -62,11 +63,20 @@ BATCH_OUTPUT = [
 
 COMMANDS: dict[str, tuple[OptionList, str]] = {
     "ask": (
-        PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT_FILE + OUTPUT + CONNECTION,
+        PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + EXTRACT + OUTPUT_FILE + OUTPUT + CONNECTION,
         "One question, one answer: the answer's text on stdout.",
     ),
     "chat": (
-        PROMPT + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT_FILE + OUTPUT + CONNECTION,
+        PROMPT
+        + CHAT
+        + REQUEST
+        + TOOLS
+        + NDJSON
+        + MARKDOWN
+        + EXTRACT
+        + OUTPUT_FILE
+        + OUTPUT
+        + CONNECTION,
         "Multi-turn: a loop on a terminal; from scripts, continue a session or a file.",
     ),
     "json": (

@@ -198,6 +198,23 @@ RAW_ONLY: OptionList = [
     ),
 ]
 
+EXTRACT: OptionList = [
+    switch(
+        "extract",
+        "--extract",
+        "-x",
+        help="Print only the answer's first fenced code block (none: the whole answer).",
+    ),
+    switch("extract_last", "--extract-last", help="Print only the last fenced code block."),
+    value(
+        "extract_lang",
+        "--extract-lang",
+        metavar="LANG",
+        help="Print only the first code block in LANG (python, c++, bash...).",
+    ),
+    switch("strict", "--strict", help="With -x: no code block in the answer is exit 6."),
+]
+
 CHAT: OptionList = [
     value(
         "session",
