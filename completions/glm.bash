@@ -42,9 +42,9 @@ _glm() {
             ;;
         "ask")
             case $prev in
-                --prompt-file|--tool|--api-key-file|--config)
+                --prompt-file|--tool|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
@@ -55,13 +55,13 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "chat")
             case $prev in
-                --prompt-file|--file|--tool|--api-key-file|--config)
+                --prompt-file|--file|--tool|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|--session|--max-history|--show|--delete|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -s|--system|--session|--max-history|--show|--delete|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
@@ -72,11 +72,11 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system --session --file --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system --session --file --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "json")
             case $prev in
-                --prompt-file|--tool|--schema|--api-key-file|--config)
+                --prompt-file|--tool|--schema|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
                 -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
@@ -89,11 +89,11 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --pretty --schema --ndjson --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --pretty --schema --ndjson -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "raw")
             case $prev in
-                --prompt-file|--tool|--body|--api-key-file|--config)
+                --prompt-file|--tool|--body|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
                 -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
@@ -106,7 +106,7 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --body --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --body -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "batch")
             case $prev in

@@ -228,6 +228,8 @@ def test_any_json_value_is_accepted(
         '```\n{"a": 1, "b": [true]}\n```',
         '```json\n{"a": 1, "b": [true]}\n```\n',
         '\n```JSON\n{"a": 1,\n "b": [true]}\n```',
+        'Here is the object:\n\n```json\n{"a": 1, "b": [true]}\n```\n\nAnything else?',
+        'Sure.\r\n~~~\r\n{"a": 1, "b": [true]}\r\n~~~\r\n',
     ],
 )
 def test_a_fenced_answer_is_unwrapped(
@@ -245,7 +247,15 @@ def test_a_fenced_answer_is_unwrapped(
 @pytest.mark.parametrize("stream", STREAMS)
 @pytest.mark.parametrize(
     "answer",
-    ["Sure! Here it is: {name: Ada}", '{"a": 1', '{"a": NaN}', '{"a": 1} trailing words', ""],
+    [
+        "Sure! Here it is: {name: Ada}",
+        '{"a": 1',
+        '{"a": NaN}',
+        '{"a": 1} trailing words',
+        "",
+        'Two:\n```json\n{"a": 1}\n```\nand\n```json\n{"b": 2}\n```',
+        'Python:\n```python\n{"a": 1}\n```',
+    ],
 )
 def test_not_json_exits_6_with_the_raw_text_and_no_retry(
     glm_env: dict[str, str], service: FakeService, protocol: str, stream: str, answer: str

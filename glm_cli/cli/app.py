@@ -30,12 +30,14 @@ from glm_cli.cli.options import (
     CHAT,
     CONFIG_INIT,
     CONNECTION,
+    EXTRACT,
     HISTORY,
     JSON_ONLY,
     LOGS,
     MARKDOWN,
     NDJSON,
     OUTPUT,
+    OUTPUT_FILE,
     PROMPT,
     RAW_ONLY,
     REQUEST,
@@ -63,19 +65,45 @@ BATCH_OUTPUT = [
 
 COMMANDS: dict[str, tuple[OptionList, str]] = {
     "ask": (
-        PROMPT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION + HISTORY,
+        PROMPT
+        + REQUEST
+        + TOOLS
+        + NDJSON
+        + MARKDOWN
+        + EXTRACT
+        + OUTPUT_FILE
+        + OUTPUT
+        + CONNECTION
+        + HISTORY,
         "One question, one answer: the answer's text on stdout.",
     ),
     "chat": (
-        PROMPT + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + OUTPUT + CONNECTION + HISTORY,
+        PROMPT
+        + CHAT
+        + REQUEST
+        + TOOLS
+        + NDJSON
+        + MARKDOWN
+        + EXTRACT
+        + OUTPUT_FILE
+        + OUTPUT
+        + CONNECTION
+        + HISTORY,
         "Multi-turn: a loop on a terminal; from scripts, continue a session or a file.",
     ),
     "json": (
-        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT + CONNECTION + HISTORY,
+        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT_FILE + OUTPUT + CONNECTION + HISTORY,
         "JSON mode: the answer checked, printed as one JSON document.",
     ),
     "raw": (
-        PROMPT + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + OUTPUT + CONNECTION + HISTORY,
+        PROMPT
+        + REQUEST
+        + TOOL_DEFINITIONS
+        + RAW_ONLY
+        + OUTPUT_FILE
+        + OUTPUT
+        + CONNECTION
+        + HISTORY,
         "The wire format: the provider's own response, or its stream as NDJSON.",
     ),
     "batch": (

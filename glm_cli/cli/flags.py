@@ -13,6 +13,7 @@ from typing import Any
 from glm_cli.cli import tools
 from glm_cli.core import validate
 from glm_cli.core.errors import UsageError
+from glm_cli.core.fences import Extraction
 from glm_cli.core.messages import RequestParams
 from glm_cli.core.records import record
 from glm_cli.net.options import NetOptions
@@ -124,4 +125,22 @@ def output_options(flags: Flags) -> OutputOptions:
         pretty=flags.switch("pretty"),
         dry_run=bool(flags.cli("dry_run")),
         debug=bool(flags.cli("debug")),
+    )
+
+
+def extraction(flags: Flags) -> Extraction | None:
+    """`-x`, `--extract-last`, `--extract-lang LANG` (SPEC §8): which block to print, or
+    None for the whole answer as it streams."""
+    last = flags.switch("extract_last")
+    language, source = flags.lookup("extract_lang")
+    if not (flags.switch("extract") or last or language is not None):
+        return None
+    if language is not None and not str(language).strip():
+        raise UsageError(f"{source}: the language is empty")
+    if flags.cli("ndjson"):
+        raise UsageError("-x/--extract cannot be used with --ndjson (the lines are whole)")
+    return Extraction(
+        last=last,
+        language=str(language).strip() if language is not None else None,
+        strict=flags.switch("strict"),
     )

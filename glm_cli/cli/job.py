@@ -8,9 +8,11 @@ and tool run of the run shares it.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glm_cli.cli.flags import (
@@ -24,9 +26,11 @@ from glm_cli.cli.prompt import StdinSource, build_prompt, check_stdin_readers, s
 from glm_cli.cli.tools import loop_settings
 from glm_cli.core import validate
 from glm_cli.core.deadline import Deadline
+from glm_cli.core.errors import GlmError, OutputError, UsageError
 from glm_cli.core.messages import ChatRequest, RequestParams
 from glm_cli.core.records import record
 from glm_cli.engine.tool_runner import LoopSettings
+from glm_cli.files.safe import Replacement, refused
 from glm_cli.net.options import NetOptions
 from glm_cli.output.sink import Sink
 from glm_cli.output.terminal import Console, Env
@@ -49,6 +53,8 @@ class Job:
     output: OutputOptions
     sink: Sink
     deadline: Deadline
+    replacement: Replacement | None = None
+    """`--output FILE`: where the sink writes, renamed over FILE when the run succeeds."""
 
     @classmethod
     def prepare(cls, given: dict[str, Any], env: Env, console: Console) -> Job:
@@ -65,6 +71,13 @@ class Job:
         for warning in settings.warnings:
             console.warn(warning)
         net = net_options(flags)
+        output = flags.cli("output_file")
+        replacement = _replacement(output) if output is not None else None
+        sink = (
+            Sink(env.stdout, on_start=console.stop_spinner)
+            if replacement is None
+            else Sink(replacement.file, on_start=console.stop_spinner, file=output)
+        )
         return cls(
             env=env,
             console=console,
@@ -73,9 +86,28 @@ class Job:
             protocol=get_protocol(settings.endpoint.protocol),
             net=net,
             output=output_options(flags),
-            sink=Sink(env.stdout, on_start=console.stop_spinner),
+            sink=sink,
             deadline=Deadline(net.max_time),
+            replacement=replacement,
         )
+
+    @contextmanager
+    def delivering(self) -> Iterator[None]:
+        """Around the command's body: with `--output FILE`, FILE is replaced when the body
+        succeeds, and left as it was (the temporary removed) when it fails in any way."""
+        replacement = self.replacement
+        if replacement is None:
+            yield
+            return
+        try:
+            yield
+        except BaseException:
+            replacement.discard()
+            raise
+        try:
+            replacement.commit()
+        except OSError as error:
+            raise _write_error(replacement.path, error) from error
 
     @cached_property
     def stdin(self) -> StdinSource:
@@ -204,3 +236,25 @@ class Job:
             connections=connections,
             description=description,
         )
+
+
+def _replacement(given: str) -> Replacement:
+    """The temporary for `--output FILE`, made before anything is sent."""
+    if not given:
+        raise UsageError("--output: the file name is empty")
+    path = Path(given)
+    if path.is_dir():
+        raise UsageError(f"--output {given!r}: is a directory")
+    try:
+        return Replacement(path)
+    except OSError as error:
+        raise _write_error(path, error) from error
+
+
+def _write_error(path: Path, error: OSError) -> GlmError:
+    """No room, no permission, read-only: exit 1 (SPEC §3.1); a folder that does not exist
+    or is not a folder: exit 2."""
+    why = error.strerror or str(error)
+    if refused(error) or error.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
+        return OutputError(f"cannot write to {path}: {why}")
+    return UsageError(f"--output {str(path)!r}: {why}")

@@ -142,6 +142,17 @@ CONNECTION: OptionList = [
     value("retries", "--retries", metavar="N", help="Retries on transient failures (default 2)."),
 ]
 
+OUTPUT_FILE: OptionList = [
+    value(
+        "output_file",
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the output to FILE instead of stdout, replacing it only when the run "
+        "succeeds (for make: glm ask -o $@ ...).",
+    ),
+]
+
 OUTPUT: OptionList = [
     switch("show_thinking", "--show-thinking", help="Write the reasoning to stderr as it arrives."),
     switch("usage", "--usage", help="Token usage to stderr at the end."),
@@ -232,6 +243,23 @@ RAW_ONLY: OptionList = [
         metavar="FILE|-",
         help="Send this JSON request body; flags override its fields.",
     ),
+]
+
+EXTRACT: OptionList = [
+    switch(
+        "extract",
+        "--extract",
+        "-x",
+        help="Print only the answer's first fenced code block (none: the whole answer).",
+    ),
+    switch("extract_last", "--extract-last", help="Print only the last fenced code block."),
+    value(
+        "extract_lang",
+        "--extract-lang",
+        metavar="LANG",
+        help="Print only the first code block in LANG (python, c++, bash...).",
+    ),
+    switch("strict", "--strict", help="With -x: no code block in the answer is exit 6."),
 ]
 
 CHAT: OptionList = [

@@ -6,6 +6,7 @@ place a run is prepared and its failure turned into an exit code (`cli.outcome`)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 def run(name: str, given: dict[str, Any], obj: Any = None) -> None:
     """Run command `name` (`ask`, `config show`) with the options `given`."""
     env = obj if isinstance(obj, Env) else Env.from_process()
+    if given.get("output_file") is not None:  # --output: the answer goes to a file
+        env = dataclasses.replace(env, stdout_isatty=False)
     console = Console(env)
     job: Job | None = None
 
@@ -41,7 +44,8 @@ def run(name: str, given: dict[str, Any], obj: Any = None) -> None:
         from glm_cli.cli import job as jobs  # not imported for --help
 
         job = jobs.Job.prepare(given, env, console)
-        _body(name)(job)
+        with job.delivering():
+            _body(name)(job)
 
 
 def _body(name: str) -> Callable[[Job], None]:

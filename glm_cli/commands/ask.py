@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from glm_cli.cli.flags import extraction
 from glm_cli.cli.job import Job
 from glm_cli.commands.recording import Recording, Replay
 from glm_cli.core.accumulate import Result
@@ -18,6 +19,13 @@ from glm_cli.output.render import NdjsonRenderer, Renderer, TextRenderer
 def make_renderer(job: Job) -> Renderer:
     output = job.output
     shown = {"show_usage": output.usage, "sources": output.sources}
+    wanted = extraction(job.flags)
+    if wanted is not None:  # -x: only a code block, at the end
+        from glm_cli.output.extract import ExtractRenderer
+
+        return ExtractRenderer(
+            job.sink, job.console, extraction=wanted, show_thinking=output.show_thinking, **shown
+        )
     if output.ndjson:
         return NdjsonRenderer(job.sink, job.console, **shown)
     if job.flags.switch("markdown") and job.env.stdout_isatty:

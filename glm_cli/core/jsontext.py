@@ -9,14 +9,24 @@ from typing import Any
 
 import orjson
 
+from glm_cli.core import fences
+
 _FENCE = re.compile(r"\A\s*```[ \t]*(?:json|JSON)?[ \t]*\r?\n(.*?)\r?\n?```\s*\Z", re.DOTALL)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[ \t\r\n]+|[{}\[\],:]|[^{}\[\],:"\s]+', re.DOTALL)
 
 
 def unfence(text: str) -> str:
-    """The inside of an answer that is exactly one ``` or ```json fenced block."""
+    """The inside of an answer that is exactly one ``` or ```json fenced block, or that
+    has prose around exactly one such block (SPEC §8). A valid JSON text never holds a
+    fence line (a string cannot hold a raw newline), so the text itself is never
+    mistaken for prose."""
     match = _FENCE.match(text)
-    return match.group(1) if match else text
+    if match:
+        return match.group(1)
+    found = fences.blocks(text)
+    if len(found) == 1 and found[0].closed and found[0].language.lower() in ("", "json"):
+        return found[0].code
+    return text
 
 
 def _reject_constant(name: str) -> Any:

@@ -120,3 +120,87 @@ def write_error(path: Path, error: OSError) -> GlmError:
     if refused(error) or error.errno is None:
         return OutputError(f"cannot write to {path}: {error.strerror or error}")
     return UsageError(f"cannot write to {path}: {error.strerror or error}")
+
+
+STALE_MARK = ".glm-"
+"""In a temporary's name, before the writer's process id: `.NAME.glm-PID-XXXX.tmp`."""
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
+
+
+def clean_stale(path: Path) -> None:
+    """Remove the temporaries a killed run (SIGKILL, a power cut) left beside `path`:
+    ours, named for `path`, and whose writer's process is gone."""
+    prefix = f".{path.name}{STALE_MARK}"
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        stale = path.parent / name
+        with contextlib.suppress(OSError):
+            if stale.lstat().st_uid == os.geteuid():
+                stale.unlink()
+
+
+class Replacement:
+    """A new version of `path` (SPEC §8 `--output`): written to a temporary beside it,
+    renamed over it by `commit` only; `discard` (a failure, a signal) removes the
+    temporary, so `path` stays byte-identical. A new file's mode follows the umask, as
+    any file a command writes for its user; a file replaced keeps its mode."""
+
+    __slots__ = ("file", "path", "temporary")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        clean_stale(path)
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_umask()
+        prefix = f".{path.name}{STALE_MARK}{os.getpid()}-"
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+        self.temporary = Path(name)
+        try:
+            os.fchmod(fd, mode)
+            self.file = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            self.temporary.unlink(missing_ok=True)
+            raise
+
+    def commit(self) -> None:
+        """Everything written reaches the disk, then replaces `path` in one rename."""
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.temporary, self.path)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            self.temporary.unlink()

@@ -6,6 +6,8 @@ a reader of the pipe sees each chunk as it arrives without a system call per
 token. `write` is `put` and `flush` together, for everything that is not the
 per-token path. A closed pipe becomes `StdoutClosed` (glm dies by SIGPIPE); any
 other failed write (a full disk, a closed descriptor) an `OutputError`: exit 1.
+With `--output FILE` the sink writes to FILE's temporary instead (`files.safe.
+Replacement`), and a failed write names FILE.
 """
 
 from __future__ import annotations
@@ -15,14 +17,22 @@ import os
 from collections.abc import Callable
 from typing import IO
 
-from glm_cli.core.errors import GlmError, stdout_failure
+from glm_cli.core.errors import GlmError, OutputError, stdout_failure
 
 
 class Sink:
-    __slots__ = ("_out", "ends_with_newline", "on_start", "written")
+    __slots__ = ("_file", "_out", "ends_with_newline", "on_start", "written")
 
-    def __init__(self, out: IO[bytes], on_start: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        out: IO[bytes],
+        on_start: Callable[[], None] | None = None,
+        *,
+        file: str | None = None,
+    ) -> None:
         self._out = out
+        self._file = file
+        """The `--output` file written through `out`, or None for stdout."""
         self.written = 0
         """Bytes written so far: a renderer compares it to tell whether it wrote."""
         self.ends_with_newline = True
@@ -55,6 +65,9 @@ class Sink:
     def _failed(self, error: OSError | ValueError) -> GlmError:
         """Once stdout failed nothing more can reach it: it is pointed at /dev/null, so
         what is still buffered cannot fail again (at exit, or under an error report)."""
+        if self._file is not None:
+            why = error.strerror if isinstance(error, OSError) and error.strerror else error
+            return OutputError(f"cannot write to {self._file}: {why or 'it is closed'}")
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             try:
