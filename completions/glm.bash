@@ -61,7 +61,7 @@ _glm() {
             case $prev in
                 --prompt-file|--file|--tool|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|--session|--max-history|--show|--delete|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -s|--system|--session|--fork|--max-history|--show|--delete|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
@@ -72,7 +72,7 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system --session --file --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system --session --file -c --continue --fork --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "json")
             case $prev in

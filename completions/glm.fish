@@ -95,6 +95,8 @@ complete -c glm -n '__glm_at chat' -s n -l no-stdin -d 'Never read stdin (for wh
 complete -c glm -n '__glm_at chat' -s s -l system -x -d 'The system prompt; @PATH reads it from a file, @- from stdin, @@ starts it with a literal @'
 complete -c glm -n '__glm_at chat' -l session -x -d 'Continue this session of the local store (scripts: \'default\')'
 complete -c glm -n '__glm_at chat' -l file -r -F -d 'Continue the conversation in this JSONL file (created if missing)'
+complete -c glm -n '__glm_at chat' -s c -l continue -d 'Continue the session used last (the latest LAST_USED of --list)'
+complete -c glm -n '__glm_at chat' -l fork -x -d 'Start --session NEW as a copy of session NAME (alone: only copy)'
 complete -c glm -n '__glm_at chat' -l reset -d 'Empty the session or file first; with no prompt, only that'
 complete -c glm -n '__glm_at chat' -l max-history -x -d 'Send only the last N messages of the history (the system prompt always goes)'
 complete -c glm -n '__glm_at chat' -l list -d 'List the sessions: NAME, MESSAGES, LAST_USED, tab-separated'
