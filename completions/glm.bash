@@ -7,6 +7,16 @@ _glm_reply() {
     mapfile -t COMPREPLY < <(compgen "$@" -- "$cur")
 }
 
+# the names `glm ARGS` lists (the first tab-separated field of each line) that start
+# with $cur, quoted for the command line; nothing if glm fails
+_glm_listed() {
+    local name
+    while IFS= read -r name; do
+        name=${name%%$'\t'*}
+        [[ -n $name && $name == "$cur"* ]] && COMPREPLY+=("$(printf '%q' "$name")")
+    done < <(command glm "$@" </dev/null 2>/dev/null)
+}
+
 _glm() {
     local cur prev cmd i opts= commands=
     COMPREPLY=()
@@ -61,8 +71,10 @@ _glm() {
             case $prev in
                 --prompt-file|--file|--tool|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|--session|--fork|--max-history|--show|--delete|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -s|--system|--max-history|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
+                --session|--fork|--show|--delete)
+                    _glm_listed chat --list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --mcp-transport)
@@ -127,8 +139,10 @@ _glm() {
             ;;
         "logs")
             case $prev in
-                -n|-q|--query|--session|--model|--command|--since|--until|--id-gt|--prune)
+                -n|-q|--query|--model|--command|--since|--until|--id-gt|--prune)
                     :; return 0 ;;
+                --session)
+                    _glm_listed chat --list; return 0 ;;
                 --by)
                     _glm_reply -W 'day model command'; return 0 ;;
             esac

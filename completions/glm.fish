@@ -22,6 +22,10 @@ function __glm_at --description 'Is the command being completed exactly this one
     test "$path" = "$argv"
 end
 
+function __glm_listed --description 'The names glm lists: the first field of each line'
+    command glm $argv </dev/null 2>/dev/null | string replace -r '\t.*' ''
+end
+
 complete -c glm -f
 complete -c glm -n '__glm_at' -a ask -d 'One question, one answer: the answer\'s text on stdout'
 complete -c glm -n '__glm_at' -a chat -d 'Multi-turn: a loop on a terminal; from scripts, continue a session or a file'
@@ -93,15 +97,15 @@ complete -c glm -n '__glm_at ask' -s h -l help -d 'Print the help of glm or of a
 complete -c glm -n '__glm_at chat' -l prompt-file -r -F -d 'Add a file\'s text to the prompt (repeatable); - reads stdin'
 complete -c glm -n '__glm_at chat' -s n -l no-stdin -d 'Never read stdin (for while-read loops, cron, ssh)'
 complete -c glm -n '__glm_at chat' -s s -l system -x -d 'The system prompt; @PATH reads it from a file, @- from stdin, @@ starts it with a literal @'
-complete -c glm -n '__glm_at chat' -l session -x -d 'Continue this session of the local store (scripts: \'default\')'
+complete -c glm -n '__glm_at chat' -l session -x -a '(__glm_listed chat --list)' -d 'Continue this session of the local store (scripts: \'default\')'
 complete -c glm -n '__glm_at chat' -l file -r -F -d 'Continue the conversation in this JSONL file (created if missing)'
 complete -c glm -n '__glm_at chat' -s c -l continue -d 'Continue the session used last (the latest LAST_USED of --list)'
-complete -c glm -n '__glm_at chat' -l fork -x -d 'Start --session NEW as a copy of session NAME (alone: only copy)'
+complete -c glm -n '__glm_at chat' -l fork -x -a '(__glm_listed chat --list)' -d 'Start --session NEW as a copy of session NAME (alone: only copy)'
 complete -c glm -n '__glm_at chat' -l reset -d 'Empty the session or file first; with no prompt, only that'
 complete -c glm -n '__glm_at chat' -l max-history -x -d 'Send only the last N messages of the history (the system prompt always goes)'
 complete -c glm -n '__glm_at chat' -l list -d 'List the sessions: NAME, MESSAGES, LAST_USED, tab-separated'
-complete -c glm -n '__glm_at chat' -l show -x -d 'Print a session\'s transcript (--ndjson: one message per line, as --file)'
-complete -c glm -n '__glm_at chat' -l delete -x -d 'Delete a session'
+complete -c glm -n '__glm_at chat' -l show -x -a '(__glm_listed chat --list)' -d 'Print a session\'s transcript (--ndjson: one message per line, as --file)'
+complete -c glm -n '__glm_at chat' -l delete -x -a '(__glm_listed chat --list)' -d 'Delete a session'
 complete -c glm -n '__glm_at chat' -s m -l model -x -d 'Model name (default glm-5.2)'
 complete -c glm -n '__glm_at chat' -l effort -x -a 'max xhigh high medium low minimal none' -d 'Reasoning effort: max, xhigh, high, medium, low, minimal, none'
 complete -c glm -n '__glm_at chat' -l think -d 'Turn thinking on or off'
@@ -308,7 +312,7 @@ complete -c glm -n '__glm_at logs' -s n -x -d 'How many exchanges (default 10; 0
 complete -c glm -n '__glm_at logs' -l json -d 'One JSON array'
 complete -c glm -n '__glm_at logs' -l ndjson -d 'One JSON object per line'
 complete -c glm -n '__glm_at logs' -s q -l query -x -d 'Full-text search, best match first'
-complete -c glm -n '__glm_at logs' -l session -x -d 'Only this chat session\'s exchanges'
+complete -c glm -n '__glm_at logs' -l session -x -a '(__glm_listed chat --list)' -d 'Only this chat session\'s exchanges'
 complete -c glm -n '__glm_at logs' -l model -x -d 'Only this model (asked for or answering)'
 complete -c glm -n '__glm_at logs' -l command -x -d 'Only this command (ask, chat, json...)'
 complete -c glm -n '__glm_at logs' -l failed -d 'Only exchanges that failed (exit status not 0)'

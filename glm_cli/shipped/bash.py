@@ -26,6 +26,7 @@ def _value_cases(command: Command) -> list[str]:
             choices=lambda words: f"_glm_reply -W {_quote(words)}",
             files="compopt -o filenames 2>/dev/null; _glm_reply -f",
             anything=":",
+            listed=lambda arguments: f"_glm_listed {arguments}",
         )
         by_action.setdefault(action, []).extend(option.names)
     lines = ["            case $prev in"]
@@ -44,6 +45,16 @@ from ~/.bashrc.
 _START = """\
 _glm_reply() {
     mapfile -t COMPREPLY < <(compgen "$@" -- "$cur")
+}
+
+# the names `glm ARGS` lists (the first tab-separated field of each line) that start
+# with $cur, quoted for the command line; nothing if glm fails
+_glm_listed() {
+    local name
+    while IFS= read -r name; do
+        name=${name%%$'\\t'*}
+        [[ -n $name && $name == "$cur"* ]] && COMPREPLY+=("$(printf '%q' "$name")")
+    done < <(command glm "$@" </dev/null 2>/dev/null)
 }
 
 _glm() {
