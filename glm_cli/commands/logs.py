@@ -11,8 +11,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import orjson
-
 from glm_cli.core import times, validate
 from glm_cli.core.errors import UsageError
 from glm_cli.history import log, schema
@@ -42,7 +40,10 @@ def filters(given: dict[str, Any]) -> log.Filters:
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
-    """A row as `--json` shows it: usage as one object, JSON columns as JSON."""
+    """A row as `--json` shows it: usage as one object, JSON columns as JSON. (orjson
+    is imported for JSON output only: text output starts faster without it.)"""
+    import orjson
+
     out = {name: row[name] for name in ("id", "time", "command", "provider", "host", "model")}
     out["answered_model"] = row["answered_model"]
     out["session"] = row["session"]
@@ -99,6 +100,8 @@ class Output:
             raise UsageError("--json and --ndjson cannot be used together")
 
     def rows(self, rows: list[dict[str, Any]], text: Any) -> None:
+        if self.json or self.ndjson:
+            import orjson
         if self.json:
             self.sink.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
         elif self.ndjson:
@@ -202,6 +205,8 @@ def _row_text(out: Output) -> Any:
 
 def _show(row: dict[str, Any], out: Output) -> None:
     if out.json or out.ndjson:
+        import orjson
+
         out.sink.write(orjson.dumps(public(row), option=0 if out.ndjson else orjson.OPT_INDENT_2))
         out.sink.write(b"\n")
         return
