@@ -219,6 +219,13 @@ def select(
     bound = "" if limit is None else f" LIMIT {int(limit)}"
     if query is not None and not query.split():
         return []
+    if query is not None and fts and has_fts(db) and where == "1":
+        sql = (  # ranked inside the index first: only the best rows are read whole
+            f"SELECT {columns} FROM (SELECT rowid AS hit, rank AS score FROM exchanges_fts"
+            f" WHERE exchanges_fts MATCH ? ORDER BY rank, rowid DESC{bound})"
+            f" JOIN exchanges AS e ON e.id = hit ORDER BY score, e.id DESC"
+        )
+        return _rows(db.execute(sql, [_fts_query(query)]))
     if query is not None and fts and has_fts(db):
         sql = (
             f"SELECT {columns} FROM exchanges_fts JOIN exchanges AS e ON e.id = exchanges_fts.rowid"
@@ -257,15 +264,25 @@ GROUPS = {
 }
 
 
+def _totals_answer(filters: Filters) -> bool:
+    """Whether the running totals (`usage_totals`) hold the answer: no filter but the
+    command, a column they share."""
+    return _where(filters) == _where(Filters(command=filters.command))
+
+
 def usage(db: sqlite3.Connection, filters: Filters, by: list[str]) -> list[dict[str, Any]]:
     """Token sums and requests per group (`by`: names of `GROUPS`), in group order."""
     where, values = _where(filters)
-    keys = [f"{GROUPS[name]} AS {name}" for name in by]
-    sums = [f"coalesce(sum({name}), 0) AS {name}" for name in USAGE_COLUMNS]
     order = ", ".join(str(i + 1) for i in range(len(by)))
+    sums = [f"coalesce(sum({name}), 0) AS {name}" for name in USAGE_COLUMNS]
+    if _totals_answer(filters):
+        keys = [f"{name} AS {name}" for name in by]
+        table, count = f"usage_totals WHERE {where}", "coalesce(sum(requests), 0) AS requests"
+    else:
+        keys = [f"{GROUPS[name]} AS {name}" for name in by]
+        table, count = f"exchanges WHERE {where}", "count(*) AS requests"
     sql = (
-        f"SELECT {', '.join([*keys, *sums, 'count(*) AS requests'])} FROM exchanges"
-        f" WHERE {where} GROUP BY {order} ORDER BY {order}"
+        f"SELECT {', '.join([*keys, *sums, count])} FROM {table} GROUP BY {order} ORDER BY {order}"
     )
     return _rows(db.execute(sql, values))
 
