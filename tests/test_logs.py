@@ -150,7 +150,7 @@ def test_search_ranks_and_filters(glm_env: dict[str, str], service: FakeService)
 
 
 def test_like_fallback_finds_the_same(glm_env: dict[str, str], service: FakeService) -> None:
-    from glm_cli.history import log
+    from glm_cli.history import search as log
 
     _three(service)
     db = sqlite3.connect(store_path(glm_env))
@@ -419,3 +419,13 @@ def test_a_store_of_the_release_before_the_totals_is_migrated_with_them(
     assert glm("ask", "hi").exit_code == 0
     assert _kept(path) == _scanned(path)
     assert sum(group["requests"] for group in json.loads(glm("logs", "--usage", "--json").out)) == 6
+
+
+def test_a_row_is_written_with_every_column_of_the_schema() -> None:
+    from dataclasses import fields
+
+    from glm_cli.history.log import Entry
+    from glm_cli.history.schema import EXCHANGE_COLUMNS, USAGE_COLUMNS
+
+    written = [f.name for f in fields(Entry) if f.name != "usage"] + list(USAGE_COLUMNS)
+    assert written == list(EXCHANGE_COLUMNS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from glm_cli.core.validate import EFFORTS
+from glm_cli.core.efforts import EFFORTS
 
 
 class Spec(NamedTuple):

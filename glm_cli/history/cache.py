@@ -20,12 +20,12 @@ import hashlib
 import sqlite3
 import threading
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from glm_cli.core import times
 from glm_cli.core.messages import (
     Content,
     Done,
@@ -37,7 +37,6 @@ from glm_cli.core.messages import (
     Usage,
     WebSearch,
 )
-from glm_cli.core.times import stamp
 from glm_cli.history import schema
 
 IGNORED = frozenset({"request_id"})
@@ -175,7 +174,7 @@ class Cache:
         if row is None:
             return None
         if ttl is not None:
-            oldest = stamp(datetime.now(UTC) - timedelta(seconds=ttl))
+            oldest = times.ago(ttl)
             if str(row[0]) < oldest:
                 return None
         try:
@@ -192,7 +191,7 @@ class Cache:
             with schema.transaction(db, self.path):
                 db.execute(
                     "INSERT OR REPLACE INTO cache (key, time, events) VALUES (?, ?, ?)",
-                    (key, stamp(datetime.now(UTC)), data),
+                    (key, times.now(), data),
                 )
 
     def close(self) -> None:

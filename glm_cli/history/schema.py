@@ -82,6 +82,38 @@ LOG_TABLES = """
     ) WITHOUT ROWID
 """
 
+USAGE_COLUMNS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "total_tokens",
+)
+EXCHANGE_COLUMNS = (
+    "command",
+    "time",
+    "exit_status",
+    "provider",
+    "host",
+    "model",
+    "answered_model",
+    "body",
+    "prompt",
+    "answer",
+    "shown",
+    "reasoning",
+    "tool_calls",
+    "finish_reason",
+    "duration_s",
+    "error",
+    "request_id",
+    "session",
+    "cached",
+    *USAGE_COLUMNS,
+)
+"""The columns of `exchanges` a row is written with (all but its id), in order:
+`log.Entry`'s fields, its usage spread out."""
+
 FTS_TABLES = """
     CREATE VIRTUAL TABLE exchanges_fts USING fts5(
         prompt, answer, content='exchanges', content_rowid='id'

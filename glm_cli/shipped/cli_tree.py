@@ -129,7 +129,7 @@ def _groups() -> dict[str, str]:
 
 
 def _choices(option: Any, names: list[str]) -> list[str]:
-    from glm_cli.core.messages import EFFORTS
+    from glm_cli.core.efforts import EFFORTS
     from glm_cli.settings.config import PROTOCOLS
     from glm_cli.settings.providers import BUILT_IN
 
