@@ -41,6 +41,8 @@ from glm_cli.cli.options import (
     PROMPT,
     RAW_ONLY,
     REQUEST,
+    TEMPLATE,
+    TEMPLATE_NAME,
     TOOL_DEFINITIONS,
     TOOLS,
     OptionList,
@@ -66,6 +68,7 @@ BATCH_OUTPUT = [
 COMMANDS: dict[str, tuple[OptionList, str]] = {
     "ask": (
         PROMPT
+        + TEMPLATE
         + REQUEST
         + TOOLS
         + NDJSON
@@ -79,6 +82,7 @@ COMMANDS: dict[str, tuple[OptionList, str]] = {
     ),
     "chat": (
         PROMPT
+        + TEMPLATE
         + CHAT
         + REQUEST
         + TOOLS
@@ -92,11 +96,21 @@ COMMANDS: dict[str, tuple[OptionList, str]] = {
         "Multi-turn: a loop on a terminal; from scripts, continue a session or a file.",
     ),
     "json": (
-        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT_FILE + OUTPUT + CONNECTION + HISTORY,
+        PROMPT
+        + TEMPLATE
+        + REQUEST
+        + TOOLS
+        + JSON_ONLY
+        + NDJSON
+        + OUTPUT_FILE
+        + OUTPUT
+        + CONNECTION
+        + HISTORY,
         "JSON mode: the answer checked, printed as one JSON document.",
     ),
     "raw": (
         PROMPT
+        + TEMPLATE
         + REQUEST
         + TOOL_DEFINITIONS
         + RAW_ONLY
@@ -107,7 +121,7 @@ COMMANDS: dict[str, tuple[OptionList, str]] = {
         "The wire format: the provider's own response, or its stream as NDJSON.",
     ),
     "batch": (
-        BATCH + BATCH_SYSTEM + REQUEST + BATCH_OUTPUT + CONNECTION + HISTORY,
+        BATCH + BATCH_SYSTEM + TEMPLATE + REQUEST + BATCH_OUTPUT + CONNECTION + HISTORY,
         "Many prompts from JSONL, concurrently, in order, resumable: one record a line.",
     ),
     "logs": (
@@ -124,6 +138,17 @@ CONFIG_COMMANDS: dict[str, tuple[OptionList, str]] = {
         CONFIG_OPTION + CONFIG_INIT,
         "Write a commented config template (mode 0600); --force overwrites.",
     ),
+}
+
+
+TEMPLATES_COMMANDS: dict[str, tuple[OptionList, str]] = {
+    "list": ([], "Print the templates' names, one a line, sorted."),
+    "show": (TEMPLATE_NAME, "Print a template file's text."),
+    "path": ([], "Print the templates folder (it may not exist yet)."),
+}
+GROUPS: dict[str, tuple[dict[str, tuple[OptionList, str]], str]] = {
+    "config": (CONFIG_COMMANDS, "The configuration in use: path, show, init."),
+    "templates": (TEMPLATES_COMMANDS, "Prompt templates (-T NAME): list, show NAME, path."),
 }
 
 
@@ -238,17 +263,14 @@ def build_app(run: Runner, only: str | None = None) -> typer.Typer:
         invoke_without_command=True,
     )
     app.callback()(_root)
-    wanted = only if only in (*COMMANDS, "config") else None
+    wanted = only if only in (*COMMANDS, *GROUPS) else None
     for name, (options, doc) in COMMANDS.items():
         if wanted in (None, name):
             _declare(app, run, name, name, options, doc)
-    if wanted in (None, "config"):
-        config = _typer(
-            name="config",
-            help="The configuration in use: path, show, init.",
-            no_args_is_help=True,
-        )
-        for name, (options, doc) in CONFIG_COMMANDS.items():
-            _declare(config, run, f"config {name}", name, options, doc)
-        app.add_typer(config, name="config")
+    for group, (commands, doc) in GROUPS.items():
+        if wanted in (None, group):
+            sub = _typer(name=group, help=doc, no_args_is_help=True)
+            for name, (options, help) in commands.items():
+                _declare(sub, run, f"{group} {name}", name, options, help)
+            app.add_typer(sub, name=group)
     return app

@@ -75,6 +75,22 @@ PROMPT: OptionList = [
     ),
 ]
 
+TEMPLATE: OptionList = [
+    value(
+        "template",
+        "--template",
+        "-T",
+        metavar="NAME|PATH",
+        help="Use the template NAME.toml of the templates folder, or a file (SPEC: PATH "
+        "holds / or ends in .toml); see glm templates.",
+    ),
+    values("param", "--param", "-p", metavar="KEY=VALUE", help="Fill the template's {KEY}."),
+]
+
+TEMPLATE_NAME: OptionList = [
+    argument("name", metavar="NAME", help="A template's name, or a path to one.", many=False),
+]
+
 REQUEST: OptionList = [
     value("model", "--model", "-m", metavar="NAME", help="Model name (default glm-5.2)."),
     value("effort", "--effort", metavar="LEVEL", help=f"Reasoning effort: {', '.join(EFFORTS)}."),
