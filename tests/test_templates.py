@@ -420,3 +420,31 @@ def test_templates_show_an_unknown_name_is_exit_2(
 ) -> None:
     assert_usage_error(glm("templates", "show", "nope"), service, "nope", "not found")
     assert_usage_error(glm("templates", "show"), service, "name")
+
+
+def test_a_schema_file_is_found_beside_the_template(
+    glm_env: dict[str, str], service: FakeService
+) -> None:
+    service.responder = lambda incoming: _reply('{"n": 1}')
+    template("count", 'schema = "count.schema.json"\n')
+    (folder() / "count.schema.json").write_text('{"type": "object", "required": ["m"]}')
+    run = glm("json", "-T", "count", "sheep")
+    assert run.exit_code == 6, run.stderr  # asked again, and still no "m"
+    assert "schema" in run.stderr
+    assert len(service.requests) == 2
+
+
+def test_a_missing_schema_file_is_exit_2(glm_env: dict[str, str], service: FakeService) -> None:
+    template("count", 'schema = "gone.json"\n')
+    assert_usage_error(glm("json", "-T", "count", "x"), service, "gone.json", "schema")
+
+
+def test_chat_and_raw_take_a_template(glm_env: dict[str, str], service: FakeService) -> None:
+    template("t", 'system = "Be {tone}."\nprompt = "Say: {input}"\n')
+    for command in ("chat", "raw"):
+        service.reset()
+        run = glm(command, "-T", "t", "-p", "tone=brief", "hi")
+        assert run.exit_code == 0, (command, run.stderr)
+        body = sent_body(service)
+        assert system_content(body) == "Be brief."
+        assert body["messages"][-1] == {"role": "user", "content": "Say: hi"}

@@ -105,7 +105,7 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
     base_url, base_url_source = _first(
         (flags.cli("base_url"), "--base-url"), (_env(env, "GLM_BASE_URL"), "GLM_BASE_URL")
     )
-    endpoint_default, _ = flags.lookup("endpoint")
+    endpoint_default, default_source = flags.lookup("endpoint")  # a template or [defaults]
     endpoint_name, endpoint_source = _first(
         (flags.cli("endpoint"), "--endpoint"),
         (_env(env, "CLOUDSWAY_ENDPOINT"), "CLOUDSWAY_ENDPOINT"),
@@ -121,9 +121,7 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
         {
             "protocol": protocol_source,
             "base_url": base_url_source,
-            "endpoint": config.where("defaults.endpoint")
-            if endpoint_source == "[defaults]"
-            else endpoint_source,
+            "endpoint": default_source if endpoint_source == "[defaults]" else endpoint_source,
         },
     )
     model, model_source = _first(
