@@ -81,10 +81,12 @@ TEMPLATE: OptionList = [
         "--template",
         "-T",
         metavar="NAME|PATH",
-        help="Use the template NAME.toml of the templates folder, or a file (SPEC: PATH "
-        "holds / or ends in .toml); see glm templates.",
+        help="Fill in a prompt template: NAME.toml of the templates folder, or a file "
+        "(a value with / or ending in .toml); see glm templates.",
     ),
-    values("param", "--param", "-p", metavar="KEY=VALUE", help="Fill the template's {KEY}."),
+    values(
+        "param", "--param", "-p", metavar="KEY=VALUE", help="Put VALUE in the template's {KEY}."
+    ),
 ]
 
 TEMPLATE_NAME: OptionList = [
