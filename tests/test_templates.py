@@ -122,42 +122,58 @@ def test_the_prompt_goes_where_input_is(glm_env: dict[str, str], service: FakeSe
     assert warnings(run.stderr) == []
 
 
-def test_without_input_the_prompt_follows_after_a_blank_line(
-    glm_env: dict[str, str], service: FakeService
+HAIKU = 'prompt = "Write a haiku about {topic}."\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "stdin", "expected"),
+    [
+        pytest.param(
+            HAIKU,
+            ["-p", "topic=rain", "in", "{Kyoto}"],
+            b"piped, never read",
+            "Write a haiku about rain.\n\nin {Kyoto}",
+            id="no-input-prompt-after-a-blank-line",
+        ),
+        pytest.param(
+            HAIKU,
+            ["-p", "topic=rain"],
+            b"piped, never read",
+            "Write a haiku about rain.",
+            id="no-input-no-prompt",
+        ),
+        pytest.param(
+            'prompt = "Haiku:"\n',
+            ["about", "-"],
+            b"{snow}\n",
+            "Haiku:\n\nabout {snow}",
+            id="no-input-dash-reads-stdin",
+        ),
+        pytest.param(
+            'prompt = "<{input}>"\n',
+            ["--prompt-file", "NOTES", "arg {x}"],
+            b"stdin {{y}} {\n",
+            "<arg {x}\n\nfile {lang} }}\n\nstdin {{y}} {>",
+            id="input-args-files-stdin-verbatim",
+        ),
+    ],
+)
+def test_the_prompt_with_a_template(
+    glm_env: dict[str, str],
+    service: FakeService,
+    tmp_path: Path,
+    text: str,
+    args: list[str],
+    stdin: bytes,
+    expected: str,
 ) -> None:
-    template("haiku", 'prompt = "Write a haiku about {topic}."\n')
-    run = glm("ask", "-T", "haiku", "-p", "topic=rain", "in", "{Kyoto}")
-    assert run.exit_code == 0, run.stderr
-    assert user_content(service) == "Write a haiku about rain.\n\nin {Kyoto}"
-
-
-def test_without_input_and_without_a_prompt_the_template_is_the_prompt(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
-    template("haiku", 'prompt = "Write a haiku about {topic}."\n')
-    run = glm("ask", "-T", "haiku", "-p", "topic=rain", stdin=b"piped, never read")
-    assert run.exit_code == 0, run.stderr
-    assert user_content(service) == "Write a haiku about rain."
-
-
-def test_stdin_and_files_go_in_verbatim(
-    glm_env: dict[str, str], service: FakeService, tmp_path: Path
-) -> None:
-    template("wrap", 'prompt = "<{input}>"\n')
+    template("t", text)
     notes = tmp_path / "notes.txt"
     notes.write_text("file {lang} }}\n", encoding="utf-8")
-    run = glm("ask", "-T", "wrap", "--prompt-file", str(notes), "arg {x}", stdin=b"stdin {{y}} {\n")
+    args = [str(notes) if arg == "NOTES" else arg for arg in args]
+    run = glm("ask", "-T", "t", *args, stdin=stdin)
     assert run.exit_code == 0, run.stderr
-    assert user_content(service) == "<arg {x}\n\nfile {lang} }}\n\nstdin {{y}} {>"
-
-
-def test_a_dash_reads_stdin_for_a_template_without_input(
-    glm_env: dict[str, str], service: FakeService
-) -> None:
-    template("haiku", 'prompt = "Haiku:"\n')
-    run = glm("ask", "-T", "haiku", "about", "-", stdin=b"{snow}\n")
-    assert run.exit_code == 0, run.stderr
-    assert user_content(service) == "Haiku:\n\nabout {snow}"
+    assert user_content(service) == expected
 
 
 def test_a_template_given_by_path(
