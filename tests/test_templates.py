@@ -464,3 +464,19 @@ def test_chat_and_raw_take_a_template(glm_env: dict[str, str], service: FakeServ
         body = sent_body(service)
         assert system_content(body) == "Be brief."
         assert body["messages"][-1] == {"role": "user", "content": "Say: hi"}
+
+
+def test_raw_body_takes_the_template_prompt_but_not_its_system(
+    glm_env: dict[str, str], service: FakeService, tmp_path: Path
+) -> None:
+    template("t", 'system = "Be {tone}."\nprompt = "Say: {input}"\ntemperature = 0.5\n')
+    body = tmp_path / "body.json"
+    body.write_text('{"model": "m", "messages": [{"role": "user", "content": "a"}]}')
+    run = glm("raw", "--body", str(body), "-T", "t", "b")
+    assert run.exit_code == 0, run.stderr
+    sent = sent_body(service)
+    assert sent["messages"] == [
+        {"role": "user", "content": "a"},
+        {"role": "user", "content": "Say: b"},
+    ]
+    assert "temperature" not in sent

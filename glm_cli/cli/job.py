@@ -127,9 +127,10 @@ class Job:
     def stdin_reader(self) -> str | None:
         """What reads stdin besides the prompt: `--body -` or `--system @-`; checks
         that not both do."""
-        system, source = self.flags.lookup("system")
-        if self.flags.from_template(source, "system"):
-            system = None  # a template's system prompt is its text, never @PATH
+        template = self.flags.template
+        system = None  # a template's system prompt is its text, never @-
+        if self.flags.cli("system") is not None or template is None or template.system is None:
+            system, _ = self.flags.lookup("system")
         readers = [
             name
             for name, wanted in (
