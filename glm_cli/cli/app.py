@@ -26,7 +26,7 @@ from typer.exceptions import Abort
 
 from glm_cli import __version__
 from glm_cli.cli.argv import check_argv
-from glm_cli.cli.catalog import COMMANDS, CONFIG_COMMANDS
+from glm_cli.cli.catalog import COMMANDS, GROUPS
 from glm_cli.cli.options import OptionList, Spec, absent
 from glm_cli.cli.outcome import DiedBySignal
 from glm_cli.core.errors import GlmError, stdout_failure
@@ -197,17 +197,14 @@ def build_app(run: Runner, only: str | None = None) -> typer.Typer:
         invoke_without_command=True,
     )
     app.callback()(_root)
-    wanted = only if only in (*COMMANDS, "config") else None
+    wanted = only if only in (*COMMANDS, *GROUPS) else None
     for name, (options, doc) in COMMANDS.items():
         if wanted in (None, name):
             _declare(app, run, name, name, options, doc)
-    if wanted in (None, "config"):
-        config = _typer(
-            name="config",
-            help="The configuration in use: path, show, init.",
-            no_args_is_help=True,
-        )
-        for name, (options, doc) in CONFIG_COMMANDS.items():
-            _declare(config, run, f"config {name}", name, options, doc)
-        app.add_typer(config, name="config")
+    for group, (commands, doc) in GROUPS.items():
+        if wanted in (None, group):
+            sub = _typer(name=group, help=doc, no_args_is_help=True)
+            for name, (options, help) in commands.items():
+                _declare(sub, run, f"{group} {name}", name, options, help)
+            app.add_typer(sub, name=group)
     return app

@@ -22,6 +22,8 @@ from glm_cli.cli.options import (
     PROMPT,
     RAW_ONLY,
     REQUEST,
+    TEMPLATE,
+    TEMPLATE_NAME,
     TOOL_DEFINITIONS,
     TOOLS,
     OptionList,
@@ -37,6 +39,7 @@ BATCH_OUTPUT = [
 COMMANDS: dict[str, tuple[OptionList, str]] = {
     "ask": (
         PROMPT
+        + TEMPLATE
         + REQUEST
         + TOOLS
         + NDJSON
@@ -50,6 +53,7 @@ COMMANDS: dict[str, tuple[OptionList, str]] = {
     ),
     "chat": (
         PROMPT
+        + TEMPLATE
         + CHAT
         + REQUEST
         + TOOLS
@@ -63,11 +67,21 @@ COMMANDS: dict[str, tuple[OptionList, str]] = {
         "Multi-turn: a loop on a terminal; from scripts, continue a session or a file.",
     ),
     "json": (
-        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT_FILE + OUTPUT + CONNECTION + HISTORY,
+        PROMPT
+        + TEMPLATE
+        + REQUEST
+        + TOOLS
+        + JSON_ONLY
+        + NDJSON
+        + OUTPUT_FILE
+        + OUTPUT
+        + CONNECTION
+        + HISTORY,
         "JSON mode: the answer checked, printed as one JSON document.",
     ),
     "raw": (
         PROMPT
+        + TEMPLATE
         + REQUEST
         + TOOL_DEFINITIONS
         + RAW_ONLY
@@ -78,7 +92,7 @@ COMMANDS: dict[str, tuple[OptionList, str]] = {
         "The wire format: the provider's own response, or its stream as NDJSON.",
     ),
     "batch": (
-        BATCH + BATCH_SYSTEM + REQUEST + BATCH_OUTPUT + CONNECTION + HISTORY,
+        BATCH + BATCH_SYSTEM + TEMPLATE + REQUEST + BATCH_OUTPUT + CONNECTION + HISTORY,
         "Many prompts from JSONL, concurrently, in order, resumable: one record a line.",
     ),
     "logs": (
@@ -95,4 +109,14 @@ CONFIG_COMMANDS: dict[str, tuple[OptionList, str]] = {
         CONFIG_OPTION + CONFIG_INIT,
         "Write a commented config template (mode 0600); --force overwrites.",
     ),
+}
+
+TEMPLATES_COMMANDS: dict[str, tuple[OptionList, str]] = {
+    "list": ([], "Print the templates' names, one a line, sorted."),
+    "show": (TEMPLATE_NAME, "Print a template file's text."),
+    "path": ([], "Print the templates folder (it may not exist yet)."),
+}
+GROUPS: dict[str, tuple[dict[str, tuple[OptionList, str]], str]] = {
+    "config": (CONFIG_COMMANDS, "The configuration in use: path, show, init."),
+    "templates": (TEMPLATES_COMMANDS, "Prompt templates (-T NAME): list, show NAME, path."),
 }

@@ -85,6 +85,24 @@ PROMPT: OptionList = [
     ),
 ]
 
+TEMPLATE: OptionList = [
+    value(
+        "template",
+        "--template",
+        "-T",
+        metavar="NAME|PATH",
+        help="Fill in a prompt template: NAME.toml of the templates folder, or a file "
+        "(a value with / or ending in .toml); see glm templates.",
+    ),
+    values(
+        "param", "--param", "-p", metavar="KEY=VALUE", help="Put VALUE in the template's {KEY}."
+    ),
+]
+
+TEMPLATE_NAME: OptionList = [
+    argument("name", metavar="NAME", help="A template's name, or a path to one.", many=False),
+]
+
 REQUEST: OptionList = [
     value("model", "--model", "-m", metavar="NAME", help="Model name (default glm-5.2)."),
     value("effort", "--effort", metavar="LEVEL", help=f"Reasoning effort: {', '.join(EFFORTS)}."),

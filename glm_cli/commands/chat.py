@@ -120,13 +120,16 @@ def run(job: Job) -> None:
 
 
 def wants_interactive(job: Job, options: ChatOptions) -> bool:
-    """On a terminal (stdin and stdout), with no prompt and nothing else to do."""
+    """On a terminal (stdin and stdout), with no prompt (a template's included) and
+    nothing else to do."""
+    template = job.flags.template
     return (
         job.env.stdin_isatty
         and job.env.stdout_isatty
         and not job.flags.cli("prompt")
         and not job.flags.cli("prompt_file")
         and not options.reset
+        and (template is None or template.prompt is None)
     )
 
 
@@ -148,9 +151,13 @@ def open_history(job: Job, options: ChatOptions, *, interactive: bool) -> Histor
 
 
 def _given_system(job: Job) -> SystemChange:
-    """`--system` from the command line (an empty one clears it), else KEEP."""
+    """`--system` from the command line (an empty one clears it), else a template's
+    (stored like a --system), else KEEP."""
     value = job.flags.cli("system")
     if value is None:
+        template = job.flags.template
+        if template is not None and template.system is not None:
+            return job.system()
         return KEEP
     return system_prompt(value, job.stdin) or None
 
