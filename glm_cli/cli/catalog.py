@@ -6,15 +6,13 @@ reading of a plain command line) alike.
 
 from __future__ import annotations
 
+from glm_cli.cli.command_options import BATCH, CONFIG_INIT, LOGS, TEMPLATE_NAME
 from glm_cli.cli.options import (
-    BATCH,
     CHAT,
-    CONFIG_INIT,
     CONNECTION,
     EXTRACT,
     HISTORY,
     JSON_ONLY,
-    LOGS,
     MARKDOWN,
     NDJSON,
     OUTPUT,
@@ -23,7 +21,6 @@ from glm_cli.cli.options import (
     RAW_ONLY,
     REQUEST,
     TEMPLATE,
-    TEMPLATE_NAME,
     TOOL_DEFINITIONS,
     TOOLS,
     OptionList,
