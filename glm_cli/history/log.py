@@ -19,11 +19,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any
 
 from glm_cli.core.errors import GlmError
+from glm_cli.core.records import record
 from glm_cli.history import schema
 
 GROUP = 32
@@ -34,7 +35,7 @@ EVERY = 1.0
 USAGE_COLUMNS = schema.USAGE_COLUMNS
 
 
-@dataclass
+@record
 class Entry:
     """One exchange as it is recorded (the key and auth headers are never here)."""
 
