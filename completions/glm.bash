@@ -35,6 +35,8 @@ _glm() {
         case $cmd in
             config)
                 (( COMP_CWORD > 2 )) && cmd="config ${COMP_WORDS[2]}" ;;
+            templates)
+                (( COMP_CWORD > 2 )) && cmd="templates ${COMP_WORDS[2]}" ;;
         esac
     fi
     # after --, every word is the prompt's
@@ -43,19 +45,25 @@ _glm() {
     done
     case $cmd in
         "")
-            commands='ask chat json raw batch logs config'
+            commands='ask chat json raw batch logs config templates'
             opts='--version -h --help'
             ;;
         "config")
             commands='path show init'
             opts='-h --help'
             ;;
+        "templates")
+            commands='list show path'
+            opts='-h --help'
+            ;;
         "ask")
             case $prev in
                 --prompt-file|--tool|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -s|--system|-p|--param|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --mcp-transport)
@@ -65,14 +73,16 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -T --template -p --param -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "chat")
             case $prev in
                 --prompt-file|--file|--tool|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|--max-history|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -s|--system|-p|--param|--max-history|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
                 --session|--fork|--show|--delete)
                     _glm_listed chat --list; return 0 ;;
                 --effort)
@@ -84,14 +94,16 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system --session --file -c --continue --fork --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -T --template -p --param --session --file -c --continue --fork --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "json")
             case $prev in
                 --prompt-file|--tool|--schema|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -s|--system|-p|--param|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --mcp-transport)
@@ -101,14 +113,16 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --pretty --schema --ndjson -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -T --template -p --param -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --pretty --schema --ndjson -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "raw")
             case $prev in
                 --prompt-file|--tool|--body|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -s|--system|-p|--param|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --mcp-transport)
@@ -118,16 +132,18 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --body -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -T --template -p --param -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --body -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "batch")
             case $prev in
-                -j|--jobs|--rpm|--shard|-s|--system|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -j|--jobs|--rpm|--shard|-s|--system|-p|--param|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
                 -o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
                 --format)
                     _glm_reply -W 'record openai'; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --provider)
@@ -135,7 +151,7 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='-j --jobs --rpm -o --output --retry-failed --shard --unordered --strict --format -s --system -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --show-thinking -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='-j --jobs --rpm -o --output --retry-failed --shard --unordered --strict --format -s --system -T --template -p --param -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --show-thinking -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "logs")
             case $prev in
@@ -174,6 +190,15 @@ _glm() {
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
             esac
             opts='--config --force -h --help'
+            ;;
+        "templates list")
+            opts='-h --help'
+            ;;
+        "templates show")
+            opts='-h --help'
+            ;;
+        "templates path")
+            opts='-h --help'
             ;;
         *)
             return 0 ;;

@@ -12,6 +12,12 @@ function __glm_path --description 'The glm command being completed: ask, config 
             else
                 echo config
             end
+        case templates
+            if test (count $tokens) -ge 3
+                echo "templates $tokens[3]"
+            else
+                echo templates
+            end
         case '*'
             echo $tokens[2]
     end
@@ -34,11 +40,14 @@ complete -c glm -n '__glm_at' -a raw -d 'The wire format: the provider\'s own re
 complete -c glm -n '__glm_at' -a batch -d 'Many prompts from JSONL, concurrently, in order, resumable: one record a line'
 complete -c glm -n '__glm_at' -a logs -d 'The log of exchanges: list, search, show, rm, usage, prune'
 complete -c glm -n '__glm_at' -a config -d 'The configuration in use: path, show, init'
+complete -c glm -n '__glm_at' -a templates -d 'Prompt templates (-T NAME): list, show NAME, path'
 complete -c glm -n '__glm_at' -l version -d 'Print the version and exit'
 complete -c glm -n '__glm_at' -s h -l help -d 'Print the help of glm or of a command, and exit'
 complete -c glm -n '__glm_at ask' -l prompt-file -r -F -d 'Add a file\'s text to the prompt (repeatable); - reads stdin'
 complete -c glm -n '__glm_at ask' -s n -l no-stdin -d 'Never read stdin (for while-read loops, cron, ssh)'
 complete -c glm -n '__glm_at ask' -s s -l system -x -d 'The system prompt; @PATH reads it from a file, @- from stdin, @@ starts it with a literal @'
+complete -c glm -n '__glm_at ask' -s T -l template -r -F -a '(__glm_listed templates list)' -d 'Fill in a prompt template: NAME.toml of the templates folder, or a file (a value with / or ending in .toml); see glm templates'
+complete -c glm -n '__glm_at ask' -s p -l param -x -d 'Put VALUE in the template\'s {KEY}'
 complete -c glm -n '__glm_at ask' -s m -l model -x -d 'Model name (default glm-5.2)'
 complete -c glm -n '__glm_at ask' -l effort -x -a 'max xhigh high medium low minimal none' -d 'Reasoning effort: max, xhigh, high, medium, low, minimal, none'
 complete -c glm -n '__glm_at ask' -l think -d 'Turn thinking on or off'
@@ -97,6 +106,8 @@ complete -c glm -n '__glm_at ask' -s h -l help -d 'Print the help of glm or of a
 complete -c glm -n '__glm_at chat' -l prompt-file -r -F -d 'Add a file\'s text to the prompt (repeatable); - reads stdin'
 complete -c glm -n '__glm_at chat' -s n -l no-stdin -d 'Never read stdin (for while-read loops, cron, ssh)'
 complete -c glm -n '__glm_at chat' -s s -l system -x -d 'The system prompt; @PATH reads it from a file, @- from stdin, @@ starts it with a literal @'
+complete -c glm -n '__glm_at chat' -s T -l template -r -F -a '(__glm_listed templates list)' -d 'Fill in a prompt template: NAME.toml of the templates folder, or a file (a value with / or ending in .toml); see glm templates'
+complete -c glm -n '__glm_at chat' -s p -l param -x -d 'Put VALUE in the template\'s {KEY}'
 complete -c glm -n '__glm_at chat' -l session -x -a '(__glm_listed chat --list)' -d 'Continue this session of the local store (scripts: \'default\')'
 complete -c glm -n '__glm_at chat' -l file -r -F -d 'Continue the conversation in this JSONL file (created if missing)'
 complete -c glm -n '__glm_at chat' -s c -l continue -d 'Continue the session used last (the latest LAST_USED of --list)'
@@ -164,6 +175,8 @@ complete -c glm -n '__glm_at chat' -s h -l help -d 'Print the help of glm or of 
 complete -c glm -n '__glm_at json' -l prompt-file -r -F -d 'Add a file\'s text to the prompt (repeatable); - reads stdin'
 complete -c glm -n '__glm_at json' -s n -l no-stdin -d 'Never read stdin (for while-read loops, cron, ssh)'
 complete -c glm -n '__glm_at json' -s s -l system -x -d 'The system prompt; @PATH reads it from a file, @- from stdin, @@ starts it with a literal @'
+complete -c glm -n '__glm_at json' -s T -l template -r -F -a '(__glm_listed templates list)' -d 'Fill in a prompt template: NAME.toml of the templates folder, or a file (a value with / or ending in .toml); see glm templates'
+complete -c glm -n '__glm_at json' -s p -l param -x -d 'Put VALUE in the template\'s {KEY}'
 complete -c glm -n '__glm_at json' -s m -l model -x -d 'Model name (default glm-5.2)'
 complete -c glm -n '__glm_at json' -l effort -x -a 'max xhigh high medium low minimal none' -d 'Reasoning effort: max, xhigh, high, medium, low, minimal, none'
 complete -c glm -n '__glm_at json' -l think -d 'Turn thinking on or off'
@@ -219,6 +232,8 @@ complete -c glm -n '__glm_at json' -s h -l help -d 'Print the help of glm or of 
 complete -c glm -n '__glm_at raw' -l prompt-file -r -F -d 'Add a file\'s text to the prompt (repeatable); - reads stdin'
 complete -c glm -n '__glm_at raw' -s n -l no-stdin -d 'Never read stdin (for while-read loops, cron, ssh)'
 complete -c glm -n '__glm_at raw' -s s -l system -x -d 'The system prompt; @PATH reads it from a file, @- from stdin, @@ starts it with a literal @'
+complete -c glm -n '__glm_at raw' -s T -l template -r -F -a '(__glm_listed templates list)' -d 'Fill in a prompt template: NAME.toml of the templates folder, or a file (a value with / or ending in .toml); see glm templates'
+complete -c glm -n '__glm_at raw' -s p -l param -x -d 'Put VALUE in the template\'s {KEY}'
 complete -c glm -n '__glm_at raw' -s m -l model -x -d 'Model name (default glm-5.2)'
 complete -c glm -n '__glm_at raw' -l effort -x -a 'max xhigh high medium low minimal none' -d 'Reasoning effort: max, xhigh, high, medium, low, minimal, none'
 complete -c glm -n '__glm_at raw' -l think -d 'Turn thinking on or off'
@@ -274,6 +289,8 @@ complete -c glm -n '__glm_at batch' -l unordered -d 'Write each record as it fin
 complete -c glm -n '__glm_at batch' -l strict -d 'Any bad line is a usage error before anything is sent'
 complete -c glm -n '__glm_at batch' -l format -x -a 'record openai' -d 'Record shape: glm\'s (default) or the OpenAI Batch output\'s'
 complete -c glm -n '__glm_at batch' -s s -l system -x -d 'The system prompt; @PATH reads it from a file, @- from stdin, @@ starts it with a literal @'
+complete -c glm -n '__glm_at batch' -s T -l template -r -F -a '(__glm_listed templates list)' -d 'Fill in a prompt template: NAME.toml of the templates folder, or a file (a value with / or ending in .toml); see glm templates'
+complete -c glm -n '__glm_at batch' -s p -l param -x -d 'Put VALUE in the template\'s {KEY}'
 complete -c glm -n '__glm_at batch' -s m -l model -x -d 'Model name (default glm-5.2)'
 complete -c glm -n '__glm_at batch' -l effort -x -a 'max xhigh high medium low minimal none' -d 'Reasoning effort: max, xhigh, high, medium, low, minimal, none'
 complete -c glm -n '__glm_at batch' -l think -d 'Turn thinking on or off'
@@ -346,3 +363,10 @@ complete -c glm -n '__glm_at config show' -s h -l help -d 'Print the help of glm
 complete -c glm -n '__glm_at config init' -l config -r -F -d 'Config file to use instead of the default'
 complete -c glm -n '__glm_at config init' -l force -d 'Overwrite an existing config file'
 complete -c glm -n '__glm_at config init' -s h -l help -d 'Print the help of glm or of a command, and exit'
+complete -c glm -n '__glm_at templates' -a list -d 'Print the templates\' names, one a line, sorted'
+complete -c glm -n '__glm_at templates' -a show -d 'Print a template file\'s text'
+complete -c glm -n '__glm_at templates' -a path -d 'Print the templates folder (it may not exist yet)'
+complete -c glm -n '__glm_at templates' -s h -l help -d 'Print the help of glm or of a command, and exit'
+complete -c glm -n '__glm_at templates list' -s h -l help -d 'Print the help of glm or of a command, and exit'
+complete -c glm -n '__glm_at templates show' -s h -l help -d 'Print the help of glm or of a command, and exit'
+complete -c glm -n '__glm_at templates path' -s h -l help -d 'Print the help of glm or of a command, and exit'

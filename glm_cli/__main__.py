@@ -7,7 +7,7 @@ This is the one module that joins the two top layers: `cli` declares the command
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from glm_cli import __version__
 
@@ -23,11 +23,24 @@ def make_app(only: str | None = None) -> typer.Typer:
     return build_app(run, only)
 
 
+def read_plainly(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """A command and its options read without typer (`cli.parse`), when the line is
+    plainly one of them; None leaves it to typer."""
+    from glm_cli.cli.catalog import COMMANDS
+    from glm_cli.cli.parse import read
+
+    if not argv or argv[0] not in COMMANDS:
+        return None
+    given = read(COMMANDS[argv[0]][0], argv[1:])
+    return None if given is None else (argv[0], given)
+
+
 def main() -> None:
     """Descriptors 0-2 are held first (SPEC §3.2). `glm --version` alone needs no
-    command built; otherwise only the command named on the command line is (typer
-    builds every option of every command it declares). `glm help [COMMAND]` is
-    `--help`. A run ended by a signal or a closed stdout dies by that signal."""
+    command built, nor does a plain command line (`read_plainly`); otherwise only the
+    command named on the command line is built (typer builds every option of every
+    command it declares). `glm help [COMMAND]` is `--help`. A run ended by a signal
+    or a closed stdout dies by that signal."""
     from glm_cli.cli.outcome import flush_stdout, hold_standard_descriptors, process_end
     from glm_cli.core.errors import OutputError
 
@@ -38,6 +51,12 @@ def main() -> None:
         argv = sys.argv[1:]
         if argv == ["--version"]:
             flush_stdout(f"glm {__version__}\n")
+            return
+        plain = read_plainly(argv)
+        if plain is not None:
+            from glm_cli.commands import run
+
+            run(*plain)
             return
         if argv and argv[0] == "help":
             argv = [*argv[1:], "--help"]

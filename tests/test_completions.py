@@ -80,10 +80,9 @@ def bash_complete(
     cases: list[list[str]],
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
-    script: Path = BASH_SCRIPT,
 ) -> list[list[str]]:
     """Complete each command line (its last word the one being completed) in one bash."""
-    lines = [f"source {script}"]
+    lines = [f"source {BASH_SCRIPT}"]
     for words in cases:
         quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in words)
         lines += [
@@ -208,17 +207,13 @@ def need(shell: str) -> str:
 
 
 def zsh_complete(
-    line: str,
-    tmp_path: Path,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    folder: Path = ZSH_SCRIPT.parent,
+    line: str, tmp_path: Path, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> list[str]:
     zsh = need("zsh")
     harness = tmp_path / "capture.zsh"
     harness.write_text(ZSH_CAPTURE)
     result = subprocess.run(
-        [zsh, "-f", str(harness), str(folder), line, str(tmp_path / "init.zsh")],
+        [zsh, "-f", str(harness), str(ZSH_SCRIPT.parent), line, str(tmp_path / "init.zsh")],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -260,10 +255,10 @@ def test_zsh_completes(tmp_path: Path, line: str, expected: list[str]) -> None:
 
 
 def fish_complete(
-    lines: list[str], cwd: Path, env: dict[str, str] | None = None, source: Path = FISH_SCRIPT
+    lines: list[str], cwd: Path, env: dict[str, str] | None = None
 ) -> list[list[str]]:
     fish = need("fish")
-    script = [f"source {source}"]
+    script = [f"source {FISH_SCRIPT}"]
     for line in lines:
         script += [f"complete -C {shipped.fish_quote(line)}", "echo @@END@@"]
     result = subprocess.run(
@@ -320,7 +315,7 @@ def test_fish_completes(tmp_path: Path) -> None:
 
 SESSIONS = ["alpha", "beta notes"]
 SESSION_VALUES = ["--session", "--fork", "--show", "--delete"]
-LIST_TEMPLATES = 'test "$1 $2" = "templates list" && printf "review\\nsummary\\n"'
+TEMPLATES = ["review", "summary"]
 
 
 def glm_on_path(tmp_path: Path, env: dict[str, str], script: str) -> dict[str, str]:
@@ -341,22 +336,19 @@ def two_sessions(glm_env: dict[str, str], service: FakeService, tmp_path: Path) 
     return glm_on_path(tmp_path, glm_env, f'exec {shlex.quote(sys.executable)} -m glm_cli "$@"')
 
 
-def template_option() -> shipped.Option:
-    return shipped.Option(
-        "template", ["-T", "--template"], [], "NAME", "A template.", False, [], False
-    )
-
-
-def tree_with_a_template_option() -> shipped.Command:
-    """The completions key template names on the option's name, so that they work the
-    day `-T/--template` appears: a command tree that has it."""
-    ask = shipped.Command(("ask",), "Ask.", [template_option(), shipped.HELP], ["PROMPT..."])
-    return shipped.Command((), "glm.", [shipped.HELP], [], [ask])
+@pytest.fixture
+def two_templates(two_sessions: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """Two templates beside the two sessions; the environment as `two_sessions`."""
+    folder = Path(two_sessions["XDG_CONFIG_HOME"]) / "glm" / "templates"
+    folder.mkdir(parents=True)
+    for name in TEMPLATES:
+        (folder / f"{name}.toml").write_text('prompt = "{input}"\n', encoding="utf-8")
+    return two_sessions
 
 
 def test_which_values_are_names_glm_lists() -> None:
     listed = {
-        o.key: shipped.value_action(o, str, "FILE", "ANY", lambda a: f"LIST {a}")
+        o.key: shipped.value_action(o, str, "FILE", "ANY", lambda a, f: f"LIST {a}")
         for c in LEAVES
         for o in c.options
         if o.metavar
@@ -364,7 +356,7 @@ def test_which_values_are_names_glm_lists() -> None:
     for option in SESSION_VALUES:
         assert listed[option] == "LIST chat --list", option
     assert listed["--model"] == "ANY"
-    assert shipped.value_action(template_option(), str, "", "", lambda a: a) == "templates list"
+    assert listed["--template"] == "LIST templates list"
 
 
 def test_bash_completes_session_names(two_sessions: dict[str, str]) -> None:
@@ -398,14 +390,17 @@ def test_bash_offers_nothing_when_glm_fails_or_is_missing(
     assert bash_complete([["glm", "chat", "--show", ""]], env=missing) == [[]]
 
 
-def test_bash_completes_template_names(glm_env: dict[str, str], tmp_path: Path) -> None:
-    script = tmp_path / "glm.bash"
-    script.write_text(shipped.render_bash(tree_with_a_template_option()))
-    env = glm_on_path(tmp_path, glm_env, LIST_TEMPLATES)
+def test_bash_completes_template_names_and_files(
+    two_templates: dict[str, str], tmp_path: Path
+) -> None:
+    """-T takes a template's name or a path: both are offered."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "story.toml").write_text("")
     got = bash_complete(
-        [["glm", "ask", "-T", ""], ["glm", "ask", "--template", "s"]], env=env, script=script
+        [["glm", "ask", "-T", "r"], ["glm", "chat", "--template", "s"]], folder, two_templates
     )
-    assert got == [["review", "summary"], ["summary"]]
+    assert got == [["review"], ["story.toml", "summary"]]
 
 
 @pytest.mark.parametrize(
@@ -423,28 +418,31 @@ def test_zsh_completes_session_names(
     assert zsh_complete(line, tmp_path, env=two_sessions) == expected
 
 
-def test_zsh_completes_template_names(glm_env: dict[str, str], tmp_path: Path) -> None:
-    folder = tmp_path / "functions"
-    folder.mkdir()
-    (folder / "_glm").write_text(shipped.render_zsh(tree_with_a_template_option()))
-    env = glm_on_path(tmp_path, glm_env, LIST_TEMPLATES)
-    assert zsh_complete("glm ask -T ", tmp_path, env=env, folder=folder) == ["review", "summary"]
-    assert zsh_complete("glm ask --template=s", tmp_path, env=env, folder=folder) == ["summary"]
+def test_zsh_completes_template_names_and_files(
+    two_templates: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "story.toml").write_text("")
+    assert zsh_complete("glm ask -T r", tmp_path, env=two_templates) == ["review"]
+    assert zsh_complete("glm json --template=s", tmp_path, env=two_templates) == [
+        "story.toml",
+        "summary",
+    ]
 
 
 def test_fish_completes_session_and_template_names(
-    two_sessions: dict[str, str], tmp_path: Path
+    two_templates: dict[str, str], tmp_path: Path
 ) -> None:
+    (tmp_path / "story.toml").write_text("")
     got = fish_complete(
-        ["glm chat --session ", "glm chat --show b", "glm logs --session ", "glm chat --model "],
+        [
+            "glm chat --session ",
+            "glm chat --show b",
+            "glm logs --session ",
+            "glm chat --model ",
+            "glm ask -T r",
+            "glm chat --template s",
+        ],
         tmp_path,
-        env=two_sessions,
+        env=two_templates,
     )
-    assert got == [SESSIONS, ["beta notes"], SESSIONS, []]
-    script = tmp_path / "glm.fish"
-    script.write_text(shipped.render_fish(tree_with_a_template_option()))
-    env = glm_on_path(tmp_path, two_sessions, LIST_TEMPLATES)
-    assert fish_complete(["glm ask -T ", "glm ask --template r"], tmp_path, env, script) == [
-        ["review", "summary"],
-        ["review"],
-    ]
+    assert got == [SESSIONS, ["beta notes"], SESSIONS, [], ["review"], ["story.toml", "summary"]]

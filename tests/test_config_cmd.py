@@ -13,6 +13,7 @@ import pytest
 from glm_cli.commands.config_cmd import template
 from glm_cli.output.terminal import Env
 from glm_cli.settings.config import load
+from tests.fake_service import FakeService
 from tests.helpers import SECRET, Run, invoke, run_glm
 
 
@@ -323,3 +324,14 @@ def test_config_via_the_script_builds_only_that_command(glm_env: dict[str, str])
     result = run_glm(["config", "path"], glm_env)
     assert result.returncode == 0
     assert result.stdout.decode().strip().endswith("config.toml")
+
+
+def test_usage_in_defaults_is_honoured(glm_env: dict[str, str], service: FakeService) -> None:
+    """`--usage` absent from the command line leaves `[defaults] usage` in force."""
+    assert "tokens" not in invoke(["ask", "hi"]).stderr
+    path = default_path(glm_env)
+    path.parent.mkdir(parents=True)
+    path.write_text("[defaults]\nusage = true\n")
+    run = invoke(["ask", "hi"])
+    assert run.exit_code == 0, run.stderr
+    assert "tokens" in run.stderr

@@ -150,7 +150,7 @@ def test_search_ranks_and_filters(glm_env: dict[str, str], service: FakeService)
 
 
 def test_like_fallback_finds_the_same(glm_env: dict[str, str], service: FakeService) -> None:
-    from glm_cli.history import log
+    from glm_cli.history import search as log
 
     _three(service)
     db = sqlite3.connect(store_path(glm_env))
@@ -344,3 +344,88 @@ def test_a_run_with_no_log_and_no_cache_loads_no_sqlite(
     )
     assert done.stdout == b"Hello from the fake service.\n", done.stderr
     assert b"LOADED=\n" in done.stderr, done.stderr
+
+
+FIXTURE_V2 = Path(__file__).parent / "data" / "glm-v2.db"
+"""A store of the release before the running usage totals: five exchanges of one day."""
+
+
+def _scanned(path: Path) -> list[tuple[object, ...]]:
+    """The usage totals computed from every row, as the totals table must hold them."""
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(
+            "SELECT substr(time, 1, 10), coalesce(answered_model, model, ''), command, count(*),"
+            " coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"
+            " coalesce(sum(reasoning_tokens), 0), coalesce(sum(cached_tokens), 0),"
+            " coalesce(sum(total_tokens), 0) FROM exchanges GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+def _kept(path: Path) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT * FROM usage_totals ORDER BY 1, 2, 3").fetchall()
+    finally:
+        db.close()
+
+
+def test_the_running_usage_totals_follow_every_insert_and_delete(
+    glm_env: dict[str, str], service: FakeService
+) -> None:
+    service.script(
+        Reply(usage={"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}),
+        Reply(model="glm-5.2-answered"),
+        Reply(status=Status(500)),
+    )
+    glm("ask", "one")
+    glm("ask", "two")
+    glm("ask", "--retries", "0", "three")
+    glm("json", "four")
+    path = store_path(glm_env)
+    assert len(_kept(path)) >= 2 and _kept(path) == _scanned(path)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE exchanges SET time = '2000-01-01T00:00:00Z' WHERE prompt = 'one'")
+    db.commit()
+    db.close()  # an edited row: the totals are kept by insert and delete only
+    ids = [r["id"] for r in rows()]
+    assert glm("logs", "rm", str(ids[1])).exit_code == 0
+    assert glm("logs", "--prune", "30").exit_code == 0
+    assert [r["prompt"] for r in rows()] == ["three", "four"]
+    assert _kept(path) == _scanned(path)
+    whole = json.loads(glm("logs", "--usage", "--json").out)
+    assert sum(group["requests"] for group in whole) == 2
+    scanned = json.loads(glm("logs", "--usage", "--json", "--since", "2001-01-01").out)
+    assert scanned == whole
+    by_command = json.loads(glm("logs", "--usage", "--command", "json", "--json").out)
+    assert [group["requests"] for group in by_command] == [1]
+
+
+def test_a_store_of_the_release_before_the_totals_is_migrated_with_them(
+    glm_env: dict[str, str], service: FakeService
+) -> None:
+    path = store_path(glm_env)
+    path.parent.mkdir(parents=True)
+    shutil.copy(FIXTURE_V2, path)
+    before = json.loads(glm("logs", "--usage", "--json", "--since", "2000-01-01").out)
+    assert [group["requests"] for group in before] == [5]
+    assert json.loads(glm("logs", "--usage", "--json").out) == before
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    db.close()
+    assert _kept(path) == _scanned(path)
+    assert glm("ask", "hi").exit_code == 0
+    assert _kept(path) == _scanned(path)
+    assert sum(group["requests"] for group in json.loads(glm("logs", "--usage", "--json").out)) == 6
+
+
+def test_a_row_is_written_with_every_column_of_the_schema() -> None:
+    from dataclasses import fields
+
+    from glm_cli.history.log import Entry
+    from glm_cli.history.schema import EXCHANGE_COLUMNS, USAGE_COLUMNS
+
+    written = [f.name for f in fields(Entry) if f.name != "usage"] + list(USAGE_COLUMNS)
+    assert written == list(EXCHANGE_COLUMNS)

@@ -12,10 +12,11 @@ loaded only when a command actually makes a request.
 
 from __future__ import annotations
 
+import inspect
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer import _click as click
@@ -25,27 +26,8 @@ from typer.exceptions import Abort
 
 from glm_cli import __version__
 from glm_cli.cli.argv import check_argv
-from glm_cli.cli.options import (
-    BATCH,
-    CHAT,
-    CONFIG_INIT,
-    CONNECTION,
-    EXTRACT,
-    HISTORY,
-    JSON_ONLY,
-    LOGS,
-    MARKDOWN,
-    NDJSON,
-    OUTPUT,
-    OUTPUT_FILE,
-    PROMPT,
-    RAW_ONLY,
-    REQUEST,
-    TOOL_DEFINITIONS,
-    TOOLS,
-    OptionList,
-    with_options,
-)
+from glm_cli.cli.catalog import COMMANDS, GROUPS
+from glm_cli.cli.options import OptionList, Spec, absent
 from glm_cli.cli.outcome import DiedBySignal
 from glm_cli.core.errors import GlmError, stdout_failure
 from glm_cli.core.exit_codes import ExitCode
@@ -55,76 +37,6 @@ Runner = Callable[[str, dict[str, Any], Any], None]
 context's `obj` (tests pass an `Env` there)."""
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
-
-BATCH_SYSTEM = [option for option in PROMPT if option[0] == "system"]
-BATCH_OUTPUT = [
-    option
-    for option in OUTPUT
-    if option[0] in ("show_thinking", "quiet", "verbose", "debug", "dry_run")
-]
-
-COMMANDS: dict[str, tuple[OptionList, str]] = {
-    "ask": (
-        PROMPT
-        + REQUEST
-        + TOOLS
-        + NDJSON
-        + MARKDOWN
-        + EXTRACT
-        + OUTPUT_FILE
-        + OUTPUT
-        + CONNECTION
-        + HISTORY,
-        "One question, one answer: the answer's text on stdout.",
-    ),
-    "chat": (
-        PROMPT
-        + CHAT
-        + REQUEST
-        + TOOLS
-        + NDJSON
-        + MARKDOWN
-        + EXTRACT
-        + OUTPUT_FILE
-        + OUTPUT
-        + CONNECTION
-        + HISTORY,
-        "Multi-turn: a loop on a terminal; from scripts, continue a session or a file.",
-    ),
-    "json": (
-        PROMPT + REQUEST + TOOLS + JSON_ONLY + NDJSON + OUTPUT_FILE + OUTPUT + CONNECTION + HISTORY,
-        "JSON mode: the answer checked, printed as one JSON document.",
-    ),
-    "raw": (
-        PROMPT
-        + REQUEST
-        + TOOL_DEFINITIONS
-        + RAW_ONLY
-        + OUTPUT_FILE
-        + OUTPUT
-        + CONNECTION
-        + HISTORY,
-        "The wire format: the provider's own response, or its stream as NDJSON.",
-    ),
-    "batch": (
-        BATCH + BATCH_SYSTEM + REQUEST + BATCH_OUTPUT + CONNECTION + HISTORY,
-        "Many prompts from JSONL, concurrently, in order, resumable: one record a line.",
-    ),
-    "logs": (
-        LOGS,
-        "The log of exchanges: list, search, show, rm, usage, prune.",
-    ),
-}
-CONFIG_OPTION = [option for option in CONNECTION if option[0] == "config"]
-MODEL = [option for option in REQUEST if option[0] == "model"]
-CONFIG_COMMANDS: dict[str, tuple[OptionList, str]] = {
-    "path": (CONFIG_OPTION, "Print the config file in use (it may not exist yet)."),
-    "show": (MODEL + CONNECTION, "Print the effective settings and where each came from."),
-    "init": (
-        CONFIG_OPTION + CONFIG_INIT,
-        "Write a commented config template (mode 0600); --force overwrites.",
-    ),
-}
 
 
 class GlmGroup(TyperGroup):
@@ -214,6 +126,53 @@ def _current_obj() -> Any:
     return context.obj if context is not None else None
 
 
+def _argument(spec: Spec) -> Any:
+    return typer.Argument(help=spec.help, metavar=spec.metavar, show_default=False)
+
+
+def _annotation(spec: Spec) -> Any:
+    """The typer declaration of one option (an `Annotated` type)."""
+    if spec.kind == "arguments":
+        return Annotated[list[str] | None, _argument(spec)]
+    if spec.kind == "argument":
+        return Annotated[str | None, _argument(spec)]
+    option = typer.Option(*spec.flags, metavar=spec.metavar, help=spec.help)
+    if spec.kind == "values":
+        return Annotated[list[str] | None, option]
+    if spec.kind == "value":
+        return Annotated[str | None, option]
+    if spec.kind == "switch":
+        return Annotated[bool | None, typer.Option(*spec.flags, help=spec.help, show_default=False)]
+    return Annotated[bool, typer.Option(*spec.flags, help=spec.help)]
+
+
+def with_options(options: OptionList) -> Callable[[Callable[[dict[str, Any]], None]], Any]:
+    """Turn `body(given)` into a typer command taking exactly `options`: typer reads a
+    command's options from its function's signature, so this builds one."""
+
+    def decorate(body: Callable[[dict[str, Any]], None]) -> Any:
+        def command(**given: Any) -> None:
+            body(given)
+
+        annotations = {name: _annotation(spec) for name, spec in options}
+        parameters = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=absent(spec),
+                annotation=annotations[name],
+            )
+            for name, spec in options
+        ]
+        setattr(command, "__signature__", inspect.Signature(parameters))  # noqa: B010  # typer reads it
+        command.__annotations__ = annotations
+        command.__name__ = body.__name__
+        command.__doc__ = body.__doc__
+        return command
+
+    return decorate
+
+
 def _declare(
     app: typer.Typer, run: Runner, full_name: str, name: str, options: OptionList, doc: str
 ) -> None:
@@ -238,17 +197,14 @@ def build_app(run: Runner, only: str | None = None) -> typer.Typer:
         invoke_without_command=True,
     )
     app.callback()(_root)
-    wanted = only if only in (*COMMANDS, "config") else None
+    wanted = only if only in (*COMMANDS, *GROUPS) else None
     for name, (options, doc) in COMMANDS.items():
         if wanted in (None, name):
             _declare(app, run, name, name, options, doc)
-    if wanted in (None, "config"):
-        config = _typer(
-            name="config",
-            help="The configuration in use: path, show, init.",
-            no_args_is_help=True,
-        )
-        for name, (options, doc) in CONFIG_COMMANDS.items():
-            _declare(config, run, f"config {name}", name, options, doc)
-        app.add_typer(config, name="config")
+    for group, (commands, doc) in GROUPS.items():
+        if wanted in (None, group):
+            sub = _typer(name=group, help=doc, no_args_is_help=True)
+            for name, (options, help) in commands.items():
+                _declare(sub, run, f"{group} {name}", name, options, help)
+            app.add_typer(sub, name=group)
     return app

@@ -14,24 +14,12 @@ from glm_cli.core.text import not_utf8, undecodable
 
 
 def _takes_value(option: str, command: str = "") -> bool:
-    """Whether `option` (`--model`, `-m`) is a flag that takes a value, per cli_options
+    """Whether `option` (`--model`, `-m`) is a flag of `command` that takes a value
     (`glm logs` has options of its own: its `-n` is a count)."""
-    from glm_cli.cli import options as cli_options
+    from glm_cli.cli.catalog import COMMANDS
 
-    for name in dir(cli_options):
-        group = getattr(cli_options, name)
-        if not (name.isupper() and isinstance(group, list)):
-            continue
-        if (name == "LOGS") != (command == "logs"):
-            continue
-        for _, annotation in group:
-            info = annotation.__metadata__[0]
-            # in `Annotated`, typer.Option("--model", "-m") keeps "--model" as `default`
-            declared = (getattr(info, "default", None), *(getattr(info, "param_decls", ()) or ()))
-            is_flag = "bool" in str(annotation.__origin__)
-            if option in declared and not is_flag:
-                return True
-    return False
+    options, _ = COMMANDS.get(command, COMMANDS["ask"])
+    return any(spec.kind in ("value", "values") and option in spec.flags for _, spec in options)
 
 
 def _describe(args: Sequence[str], index: int) -> str:

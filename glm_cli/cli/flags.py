@@ -1,14 +1,16 @@
-"""From flags to values: command-line flags over `[defaults]` over built-in defaults.
+"""From flags to values: command-line flags over a template over `[defaults]` over
+built-in defaults.
 
-`Flags` holds what the command line gave (None = not given) and what the config
-file's `[defaults]` table says; every value is checked by `validate` with the
-name of where it came from, so a bad default names the file and the key.
+`Flags` holds what the command line gave (None = not given), the template's
+settings (`-T`, SPEC §9) and what the config file's `[defaults]` table says; every
+value is checked by `validate` with the name of where it came from, so a bad
+default names the file (or template) and the key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glm_cli.cli import tools
 from glm_cli.core import validate
@@ -19,11 +21,29 @@ from glm_cli.core.records import record
 from glm_cli.net.options import NetOptions
 from glm_cli.settings.config import ConfigFile
 
+if TYPE_CHECKING:
+    from glm_cli.settings.templates import Template
+
+
+EXTRACT_FLAGS = ("extract", "extract_last", "extract_lang")
+"""One choice: given any of them, the command line's choice replaces a template's."""
+
 
 class Flags:
-    def __init__(self, given: dict[str, Any], config: ConfigFile | None = None) -> None:
+    """The command line over a template (`-T`) over the config's `[defaults]`."""
+
+    def __init__(
+        self,
+        given: dict[str, Any],
+        config: ConfigFile | None = None,
+        template: Template | None = None,
+        params: dict[str, str] | None = None,
+    ) -> None:
         self.given = given
         self.config = config
+        self.template = template
+        self.params = params or {}
+        """`-p KEY=VALUE`: what fills the template's placeholders."""
 
     def cli(self, name: str) -> Any:
         """The value given on the command line, or None (`name` uses underscores)."""
@@ -33,16 +53,37 @@ class Flags:
         return value
 
     def lookup(self, name: str, *, use_defaults: bool = True) -> tuple[Any, str]:
-        """(value, source) from the command line, else `[defaults]`; (None, "") if neither."""
+        """(value, source) from the command line, else the template, else `[defaults]`;
+        (None, "--name") if none. `use_defaults=False`: the command line only."""
         value = self.cli(name)
         flag = "--" + name.replace("_", "-")
-        if value is not None:
+        if value is not None or not use_defaults:
             return value, flag
-        if use_defaults and self.config is not None:
-            key = name.replace("_", "-")
-            if key in self.config.defaults:
-                return self.config.defaults[key], self.config.where(f"defaults.{key}")
+        key = name.replace("_", "-")
+        if self.template is not None:
+            found = self._from_template(self.template, name, key)
+            if found is not None:
+                return found
+        if self.config is not None and key in self.config.defaults:
+            return self.config.defaults[key], self.config.where(f"defaults.{key}")
         return None, flag
+
+    def _from_template(self, template: Template, name: str, key: str) -> tuple[Any, str] | None:
+        if name == "system" and template.system is not None:
+            from glm_cli.settings.templates import render_system
+
+            return render_system(template, self.params), template.where("system")
+        if name == "model" and template.model is not None:
+            return template.model, template.where("model")
+        if name in EXTRACT_FLAGS and any(self.cli(other) is not None for other in EXTRACT_FLAGS):
+            return None
+        if key in template.settings:
+            return template.settings[key], template.where(key)
+        return None
+
+    def from_template(self, source: str, key: str) -> bool:
+        """Whether `source` (from `lookup`) is the template's `key`."""
+        return self.template is not None and source == self.template.where(key)
 
     def switch(self, name: str) -> bool:
         """A true/false flag: given, or from `[defaults]`, else false."""

@@ -40,6 +40,7 @@ from glm_cli.wire.protocol import WireProtocol
 
 if TYPE_CHECKING:
     from glm_cli.engine.exchange import Client
+    from glm_cli.settings.templates import Template
 
 
 @record
@@ -61,12 +62,16 @@ class Job:
         """Read the config and check every flag; raises before any network traffic."""
         bare = Flags(given)
         config, warnings = load_config(bare, env.environ)
-        flags = Flags(given, config)
+        template, params = _template(given, env)
+        flags = Flags(given, config, template, params)
         console = console.configured(
             quiet=flags.switch("quiet"), verbose=flags.switch("verbose") or bool(given.get("debug"))
         )
         for warning in warnings:
             console.warn(warning)
+        if template is not None:
+            for key in sorted(params.keys() - template.names()):
+                console.warn(f"--param {key}: template {template.path} has no {{{key}}}")
         settings = resolve(flags, env.environ, config)
         for warning in settings.warnings:
             console.warn(warning)
@@ -122,7 +127,10 @@ class Job:
     def stdin_reader(self) -> str | None:
         """What reads stdin besides the prompt: `--body -` or `--system @-`; checks
         that not both do."""
-        system, _ = self.flags.lookup("system")
+        template = self.flags.template
+        system = None  # a template's system prompt is its text, never @-
+        if self.flags.cli("system") is not None or template is None or template.system is None:
+            system, _ = self.flags.lookup("system")
         readers = [
             name
             for name, wanted in (
@@ -135,18 +143,33 @@ class Job:
         return readers[0] if readers else None
 
     def prompt(self, *, stdin_taken: bool = False, allow_empty: bool = False) -> str:
+        """The user prompt; with a template, the command's own prompt in its `{input}`
+        (a template without `{input}` reads stdin only where a `-` asks)."""
+        template = self.flags.template
+        own_place = template is None or template.has_input
         words = list(self.flags.cli("prompt") or [])
-        return build_prompt(
+        prompt = build_prompt(
             words,
             list(self.flags.cli("prompt_file") or []),
             self.stdin,
             use_stdin=not self.flags.cli("no_stdin"),
             stdin_taken=self.stdin_reader() or stdin_taken,
-            allow_empty=allow_empty,
+            allow_empty=allow_empty or not own_place,
+            append_stdin=own_place,
         )
+        if template is None:
+            return prompt
+        from glm_cli.settings.templates import render_prompt
+
+        text = render_prompt(template, self.flags.params, prompt)
+        if not text.strip() and not allow_empty:
+            raise UsageError(f"empty prompt: template {template.path} and the command give none")
+        return text
 
     def system(self) -> str | None:
         value, source = self.flags.lookup("system")
+        if self.flags.from_template(source, "system"):
+            return str(value)
         if value == "@-":
             self.stdin_reader()
         return system_prompt(value, self.stdin, source)
@@ -236,6 +259,20 @@ class Job:
             connections=connections,
             description=description,
         )
+
+
+def _template(given: dict[str, Any], env: Env) -> tuple[Template | None, dict[str, str]]:
+    """`-T NAME|PATH` read and checked, and the `-p KEY=VALUE` that fill it."""
+    value = given.get("template")
+    params = list(given.get("param") or [])
+    if value is None:
+        if params:
+            raise UsageError("--param fills a template: give -T/--template NAME too")
+        return None, {}
+    from glm_cli.settings import templates
+
+    filled = templates.parse_params(params)
+    return templates.load(value, env.environ), filled
 
 
 def _replacement(given: str) -> Replacement:

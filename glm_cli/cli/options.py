@@ -1,22 +1,35 @@
-"""Every command-line option, declared once; commands pick the groups they take.
+"""Every command-line option, declared once as plain data; commands pick the groups.
 
-typer reads a command's options from its function signature, so `with_options`
-builds that signature from these declarations. Values stay as given (text for
-numbers): `options`/`validate` check them, with messages that name the flag.
+The declarations import nothing heavy: `cli.app` turns them into typer's (for help,
+completion and every error message), and `cli.parse` reads a plain command line
+with them without importing typer at all (the start-up of a cache hit and of
+`glm logs`). Values stay as given (text for numbers): `validate` checks them, with
+messages that name the flag.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import NamedTuple
 
-import typer
+from glm_cli.core.efforts import EFFORTS
 
-from glm_cli.core.validate import EFFORTS
 
-Option = tuple[str, Any]
-"""A parameter's name and its typer declaration (an `Annotated` type)."""
+class Spec(NamedTuple):
+    """How one parameter is spelled on the command line.
+
+    `kind` is `arguments` (the command's words), `argument` (one word), `value`
+    (an option taking text), `values` (the same, repeatable), `switch` (on, or off
+    with `--x/--no-x`, or not given: `[defaults]` may set it) or `flag` (on or off
+    for this run only)."""
+
+    kind: str
+    flags: tuple[str, ...]
+    metavar: str | None
+    help: str
+
+
+Option = tuple[str, Spec]
+"""A parameter's name (the key in the options a command is given) and its spelling."""
 OptionList = list[Option]
 
 PROVIDERS_HELP = "evolink (default), evolink-anthropic, cloudsway, or one from the config"
@@ -24,30 +37,27 @@ PROVIDERS_HELP = "evolink (default), evolink-anthropic, cloudsway, or one from t
 
 def argument(name: str, *, metavar: str, help: str, many: bool = True) -> Option:
     """The command's words (`PROMPT...`), or with `many=False` one word (`INPUT`)."""
-    info = typer.Argument(help=help, metavar=metavar, show_default=False)
-    if many:
-        return name, Annotated[list[str] | None, info]
-    return name, Annotated[str | None, info]
+    return name, Spec("arguments" if many else "argument", (), metavar, help)
 
 
 def value(name: str, *flags: str, metavar: str, help: str) -> Option:
     """An option that takes a value, kept as text (`validate` checks it)."""
-    return name, Annotated[str | None, typer.Option(*flags, metavar=metavar, help=help)]
+    return name, Spec("value", flags, metavar, help)
 
 
 def values(name: str, *flags: str, metavar: str, help: str) -> Option:
     """An option that may be repeated."""
-    return name, Annotated[list[str] | None, typer.Option(*flags, metavar=metavar, help=help)]
+    return name, Spec("values", flags, metavar, help)
 
 
 def switch(name: str, *flags: str, help: str) -> Option:
     """On (or off, `--x/--no-x`), or not given at all: `[defaults]` may set it."""
-    return name, Annotated[bool | None, typer.Option(*flags, help=help, show_default=False)]
+    return name, Spec("switch", flags, None, help)
 
 
 def flag(name: str, *flags: str, help: str) -> Option:
     """On or off for this run only (`[defaults]` cannot set it)."""
-    return name, Annotated[bool, typer.Option(*flags, help=help)]
+    return name, Spec("flag", flags, None, help)
 
 
 PROMPT: OptionList = [
@@ -72,6 +82,20 @@ PROMPT: OptionList = [
         metavar="TEXT|@PATH",
         help="The system prompt; @PATH reads it from a file, @- from stdin, "
         "@@ starts it with a literal @.",
+    ),
+]
+
+TEMPLATE: OptionList = [
+    value(
+        "template",
+        "--template",
+        "-T",
+        metavar="NAME|PATH",
+        help="Fill in a prompt template: NAME.toml of the templates folder, or a file "
+        "(a value with / or ending in .toml); see glm templates.",
+    ),
+    values(
+        "param", "--param", "-p", metavar="KEY=VALUE", help="Put VALUE in the template's {KEY}."
     ),
 ]
 
@@ -190,40 +214,6 @@ HISTORY: OptionList = [
         help="Ignore cache entries older than this (90s, 30m, 2h, 7d).",
     ),
     flag("refresh", "--refresh", help="Send even on a cache hit, and replace the entry."),
-]
-
-LOGS: OptionList = [
-    argument(
-        "action",
-        metavar="[show ID | rm ID...]",
-        help="show ID: one exchange in full; rm ID...: delete exchanges.",
-    ),
-    value("count", "-n", metavar="N", help="How many exchanges (default 10; 0: all)."),
-    flag("json", "--json", help="One JSON array."),
-    flag("ndjson", "--ndjson", help="One JSON object per line."),
-    value("query", "--query", "-q", metavar="TEXT", help="Full-text search, best match first."),
-    value("session", "--session", metavar="NAME", help="Only this chat session's exchanges."),
-    value("model", "--model", metavar="NAME", help="Only this model (asked for or answering)."),
-    value("command", "--command", metavar="NAME", help="Only this command (ask, chat, json...)."),
-    flag("failed", "--failed", help="Only exchanges that failed (exit status not 0)."),
-    value(
-        "since",
-        "--since",
-        metavar="WHEN",
-        help="Only from this time on: ISO date or time (UTC), or 90s, 30m, 2h, 7d ago.",
-    ),
-    value("until", "--until", metavar="WHEN", help="Only up to this time (as --since)."),
-    value("id_gt", "--id-gt", metavar="ID", help="Only rows whose id is greater (new rows)."),
-    flag("response", "--response", "-r", help="Only the newest match's answer, as shown."),
-    flag("usage", "--usage", help="Token and request totals, by day and model."),
-    value("by", "--by", metavar="day|model|command", help="Group the usage totals by this only."),
-    value("prune", "--prune", metavar="DAYS", help="Delete rows older than DAYS, then vacuum."),
-    flag("path", "--path", help="Print the store's path."),
-    switch("quiet", "--quiet", help="Silence warnings."),
-]
-
-CONFIG_INIT: OptionList = [
-    flag("force", "--force", help="Overwrite an existing config file."),
 ]
 
 JSON_ONLY: OptionList = [
@@ -380,81 +370,8 @@ TOOL_LOOP: OptionList = [
 
 TOOLS: OptionList = TOOL_DEFINITIONS + TOOL_LOOP
 
-BATCH: OptionList = [
-    argument(
-        "input",
-        metavar="INPUT",
-        help="JSONL input: one prompt or request a line (- or none: stdin).",
-        many=False,
-    ),
-    value("jobs", "--jobs", "-j", metavar="N", help="Requests at once, 1 to 256 (default 4)."),
-    value("rpm", "--rpm", metavar="N", help="At most N requests a minute, spread evenly."),
-    value(
-        "output",
-        "--output",
-        "-o",
-        metavar="FILE",
-        help="Append the records to FILE; a rerun skips the ids already there.",
-    ),
-    switch(
-        "retry_failed",
-        "--retry-failed",
-        help="Redo the lines whose record in --output is an error.",
-    ),
-    value(
-        "shard",
-        "--shard",
-        metavar="K/N",
-        help="Only the lines whose 0-based index is K-1 modulo N.",
-    ),
-    switch(
-        "unordered", "--unordered", help="Write each record as it finishes, not in input order."
-    ),
-    switch("strict", "--strict", help="Any bad line is a usage error before anything is sent."),
-    value(
-        "format",
-        "--format",
-        metavar="record|openai",
-        help="Record shape: glm's (default) or the OpenAI Batch output's.",
-    ),
-]
 
-_DEFAULTS = {
-    "no_stdin": False,
-    "debug": False,
-    "dry_run": False,
-    "ndjson": False,
-    "force": False,
-    "no_log": False,
-    "refresh": False,
-    "json": False,
-    "failed": False,
-    "response": False,
-    "usage": False,
-    "path": False,
-}
-
-
-def with_options(options: OptionList) -> Callable[[Callable[[dict[str, Any]], None]], Any]:
-    """Turn `body(given)` into a typer command taking exactly `options`."""
-
-    def decorate(body: Callable[[dict[str, Any]], None]) -> Any:
-        def command(**given: Any) -> None:
-            body(given)
-
-        parameters = [
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=_DEFAULTS.get(name),
-                annotation=annotation,
-            )
-            for name, annotation in options
-        ]
-        setattr(command, "__signature__", inspect.Signature(parameters))  # noqa: B010  # typer reads it
-        command.__annotations__ = {name: annotation for name, annotation in options}
-        command.__name__ = body.__name__
-        command.__doc__ = body.__doc__
-        return command
-
-    return decorate
+def absent(spec: Spec) -> bool | None:
+    """What a command is given for an option not on its command line: a `flag` is
+    off; anything else is None, so `[defaults]` may still set it."""
+    return False if spec.kind == "flag" else None

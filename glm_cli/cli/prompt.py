@@ -78,11 +78,13 @@ def build_prompt(
     use_stdin: bool = True,
     stdin_taken: bool | str = False,
     allow_empty: bool = False,
+    append_stdin: bool = True,
 ) -> str:
     """The user prompt; raises UsageError for an empty prompt or undecodable input.
 
     `stdin_taken` names what else reads stdin (`--body -`, `--system @-`; True means
-    `--body -`); `allow_empty` returns "" instead of failing (a `--body` needs no prompt).
+    `--body -`); `allow_empty` returns "" instead of failing (a `--body` needs no prompt);
+    `append_stdin=False` reads stdin only where a `-` asks (a template without `{input}`).
     """
     dashes = words.count(STDIN_WORD)
     file_dashes = prompt_files.count(STDIN_WORD)
@@ -100,7 +102,7 @@ def build_prompt(
         text = _read_stdin(stdin) if path == STDIN_WORD else read_text_file(path, "--prompt-file")
         if text.strip():
             parts.append(_trim(text))
-    if not readers and use_stdin and not stdin.is_terminal and stdin.available:
+    if not readers and use_stdin and append_stdin and not stdin.is_terminal and stdin.available:
         text = _read_stdin(stdin)
         if text.strip():
             parts.append(_trim(text))

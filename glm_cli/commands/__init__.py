@@ -36,6 +36,11 @@ def run(name: str, given: dict[str, Any], obj: Any = None) -> None:
 
             config_cmd.run(name.removeprefix("config "), given, env, console)
             return
+        if name.startswith("templates "):
+            from glm_cli.commands import templates_cmd
+
+            templates_cmd.run(name.removeprefix("templates "), given, env)
+            return
         if name == "logs":
             from glm_cli.commands import logs
 

@@ -25,7 +25,7 @@ class LineFlags(Flags):
     """The command line's flags, with one line's settings over them."""
 
     def __init__(self, base: Flags, settings: dict[str, Any], where: str) -> None:
-        super().__init__(base.given, base.config)
+        super().__init__(base.given, base.config, base.template, base.params)
         self.settings = settings
         self.where = where
 
@@ -46,7 +46,15 @@ class Requests:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.protocol = job.protocol
-        self.system = job.system()
+        template = job.flags.template
+        self.template = template
+        self.template_system = (
+            template is not None and template.system is not None and job.flags.cli("system") is None
+        )
+        """The template's system prompt is filled for each line, with the line's params."""
+        self.system = None if self.template_system else job.system()
+        self.schema = json_cmd.job_schema(job)
+        """The template's schema: each line's unless it gives its own (or `json: false`)."""
         self.stream = bool(job.flags.cli("stream"))
         self.stream_usage = self.stream and job.settings.endpoint.provider.stream_usage
         self.overrides = job.protocol.encode_params(job.params(use_defaults=False)).body
@@ -67,6 +75,9 @@ class Requests:
             schema = settings["schema"]
             schema_text = _check_schema(schema, where)
             json_mode = True
+        elif self.schema[0] is not None and ("json" not in settings or json_mode):
+            schema, schema_text = self.schema
+            json_mode = True
         if settings.keys() - {"json", "schema", "model"}:
             params = request_params(LineFlags(self.job.flags, settings, where), self.protocol.name)
         else:
@@ -76,13 +87,34 @@ class Requests:
         model = self.job.settings.model
         if "model" in settings:
             model = validate.non_empty(f"{where}: model", settings["model"])
-        system = line.system if line.system is not None else self.system
-        prompt = line.prompt or ""
+        system, prompt = self._filled(line, where)
         if json_mode:
             system = json_cmd.system_with_hints(system, prompt, schema_text)
         messages = line.messages or [{"role": "user", "content": prompt}]
         request = ChatRequest(model, messages, system, stream=self.stream, params=params)
         return self.protocol.encode(request).body, schema, json_mode
+
+    def _filled(self, line: Line, where: str) -> tuple[str | None, str]:
+        """(system prompt, prompt) of a glm line: the template filled with the command
+        line's `-p` and the line's `params` over them, the line's prompt as `{input}`."""
+        template = self.template
+        system = line.system if line.system is not None else self.system
+        prompt = line.prompt or ""
+        if template is None:
+            return system, prompt
+        from glm_cli.settings.templates import check_param_name, render_prompt, render_system
+
+        for key in line.params:
+            check_param_name(f"{where}: params.{key}", key)
+        params = {**self.job.flags.params, **line.params}
+        try:
+            if line.system is None and self.template_system:
+                system = render_system(template, params)
+            if line.prompt is not None:
+                prompt = render_prompt(template, params, line.prompt)
+        except UsageError as error:
+            raise UsageError(f"{where}: {error.message}") from error
+        return system, prompt
 
     def _openai_body(self, given: dict[str, Any]) -> dict[str, Any]:
         body = dict(given)

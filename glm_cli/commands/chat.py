@@ -149,7 +149,9 @@ def run(job: Job) -> None:
 
 
 def wants_interactive(job: Job, options: ChatOptions) -> bool:
-    """On a terminal (stdin and stdout), with no prompt and nothing else to do."""
+    """On a terminal (stdin and stdout), with no prompt (a template's included) and
+    nothing else to do."""
+    template = job.flags.template
     return (
         job.env.stdin_isatty
         and job.env.stdout_isatty
@@ -157,6 +159,7 @@ def wants_interactive(job: Job, options: ChatOptions) -> bool:
         and not job.flags.cli("prompt_file")
         and not options.reset
         and options.fork is None
+        and (template is None or template.prompt is None)
     )
 
 
@@ -198,9 +201,13 @@ def _latest_session(path: Path) -> str:
 
 
 def _given_system(job: Job) -> SystemChange:
-    """`--system` from the command line (an empty one clears it), else KEEP."""
+    """`--system` from the command line (an empty one clears it), else a template's
+    (stored like a --system), else KEEP."""
     value = job.flags.cli("system")
     if value is None:
+        template = job.flags.template
+        if template is not None and template.system is not None:
+            return job.system()
         return KEEP
     return system_prompt(value, job.stdin) or None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from glm_cli.cli.job import Job
@@ -33,25 +34,46 @@ Schema = dict[str, Any] | bool
 """A JSON Schema: an object, or `true`/`false`."""
 
 
-def load_schema(path: str) -> tuple[Schema, str]:
+def load_schema(path: str, source: str = "--schema") -> tuple[Schema, str]:
     """The checked schema, and its text on one line for the system prompt."""
+    return parse_schema(read_text_file(path, source), f"{source} {path!r}")
+
+
+def parse_schema(text: str, where: str) -> tuple[Schema, str]:
     from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
 
-    text = read_text_file(path, "--schema")
     try:
         schema = jsontext.parse(text)
     except ValueError as error:
-        raise UsageError(f"--schema {path!r}: not valid JSON ({error})") from error
+        raise UsageError(f"{where}: not valid JSON ({error})") from error
     if not isinstance(schema, dict | bool):
-        raise UsageError(f"--schema {path!r}: a JSON Schema must be an object")
+        raise UsageError(f"{where}: a JSON Schema must be an object")
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as error:
-        raise UsageError(f"--schema {path!r}: not a valid JSON Schema ({error.message})") from error
+        raise UsageError(f"{where}: not a valid JSON Schema ({error.message})") from error
     except RecursionError as error:
-        raise UsageError(f"--schema {path!r}: nested too deeply to check") from error
+        raise UsageError(f"{where}: nested too deeply to check") from error
     return schema, jsontext.compact(text)
+
+
+def job_schema(job: Job) -> tuple[Schema | None, str | None]:
+    """`--schema FILE`, else the template's `schema` (a table, or a file beside it)."""
+    path = job.flags.cli("schema")
+    if path:
+        return load_schema(path)
+    template = job.flags.template
+    if template is None or template.schema is None:
+        return None, None
+    where = template.where("schema")
+    if isinstance(template.schema, Path):
+        return load_schema(str(template.schema), where)
+    try:
+        text = jsontext.dumps(template.schema)
+    except (TypeError, ValueError) as error:  # a TOML date or time: no JSON for it
+        raise UsageError(f"{where}: not a JSON Schema ({error})") from error
+    return parse_schema(text, where)
 
 
 def system_with_hints(system: str | None, prompt: str, schema_text: str | None) -> str | None:
@@ -79,8 +101,7 @@ def schema_error(schema: Schema, value: Any) -> str | None:
 
 def run(job: Job) -> None:
     prompt = job.prompt()
-    schema_path = job.flags.cli("schema")
-    schema, schema_text = load_schema(schema_path) if schema_path else (None, None)
+    schema, schema_text = job_schema(job)
     request = job.chat_request(prompt, system=system_with_hints(job.system(), prompt, schema_text))
     request.params.json_mode = True
     body = job.encode(request)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import orjson
-
 from glm_cli.core import times, validate
 from glm_cli.core.errors import UsageError
-from glm_cli.history import log, schema
+from glm_cli.history import schema, search
 from glm_cli.output.sink import Sink
 from glm_cli.output.terminal import Console, Env, escape_controls
 from glm_cli.settings.config import store_path
@@ -28,9 +26,9 @@ def _integer(source: str, value: str, low: int) -> int:
     return int(validate.integer(source, value, low, 2**62))
 
 
-def filters(given: dict[str, Any]) -> log.Filters:
+def filters(given: dict[str, Any]) -> search.Filters:
     since, until, id_gt = given.get("since"), given.get("until"), given.get("id_gt")
-    return log.Filters(
+    return search.Filters(
         session=given.get("session"),
         model=given.get("model"),
         command=given.get("command"),
@@ -42,7 +40,10 @@ def filters(given: dict[str, Any]) -> log.Filters:
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
-    """A row as `--json` shows it: usage as one object, JSON columns as JSON."""
+    """A row as `--json` shows it: usage as one object, JSON columns as JSON. (orjson
+    is imported for JSON output only: text output starts faster without it.)"""
+    import orjson
+
     out = {name: row[name] for name in ("id", "time", "command", "provider", "host", "model")}
     out["answered_model"] = row["answered_model"]
     out["session"] = row["session"]
@@ -51,7 +52,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
     out["reasoning"] = row["reasoning"]
     out["tool_calls"] = orjson.Fragment(row["tool_calls"]) if row["tool_calls"] else None
     out["finish_reason"] = row["finish_reason"]
-    out["usage"] = {name: row[name] for name in log.USAGE_COLUMNS}
+    out["usage"] = {name: row[name] for name in schema.USAGE_COLUMNS}
     out["duration_s"] = row["duration_s"]
     out["exit_status"] = row["exit_status"]
     out["error"] = row["error"]
@@ -99,6 +100,8 @@ class Output:
             raise UsageError("--json and --ndjson cannot be used together")
 
     def rows(self, rows: list[dict[str, Any]], text: Any) -> None:
+        if self.json or self.ndjson:
+            import orjson
         if self.json:
             self.sink.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
         elif self.ndjson:
@@ -136,7 +139,7 @@ def _act(
     path: Any,
     action: list[str],
     given: dict[str, Any],
-    chosen: log.Filters,
+    chosen: search.Filters,
     out: Output,
     console: Console,
 ) -> None:
@@ -148,12 +151,12 @@ def _act(
         if not numbers or (verb == "show" and len(numbers) != 1):
             raise UsageError(f"glm logs {verb} takes {'one ID' if verb == 'show' else 'IDs'}")
         if verb == "show":
-            row = log.one(db, numbers[0]) if db is not None else None
+            row = search.one(db, numbers[0]) if db is not None else None
             if row is None:
                 raise UsageError(f"glm logs show: no exchange {numbers[0]}")
             _show(row, out)
             return
-        missing = log.remove(db, path, numbers) if db is not None else numbers
+        missing = search.remove(db, path, numbers) if db is not None else numbers
         if missing:
             raise UsageError(
                 "glm logs rm: no exchange " + ", ".join(map(str, missing)) + "; nothing deleted"
@@ -162,7 +165,7 @@ def _act(
     if given.get("prune") is not None:
         days = _integer("--prune", given["prune"], 0)
         if db is not None:
-            deleted = log.prune(db, path, times.moment("--prune", f"{days}d"))
+            deleted = search.prune(db, path, times.moment("--prune", f"{days}d"))
             if not console.quiet:
                 console.line(f"glm: {deleted} exchanges deleted")
         return
@@ -171,7 +174,7 @@ def _act(
         if by is not None and by not in BY:
             raise UsageError(f"--by {by!r}: must be day, model or command")
         groups = [by] if by is not None else ["day", "model"]
-        totals = log.usage(db, chosen, groups) if db is not None else []
+        totals = search.usage(db, chosen, groups) if db is not None else []
         _usage(totals, groups, out)
         return
     if given.get("by") is not None:
@@ -184,7 +187,7 @@ def _act(
         limit = None
     query = given.get("query")
     if given.get("response"):
-        rows = log.select(db, chosen, limit=None, query=query) if db is not None else []
+        rows = search.select(db, chosen, limit=None, query=query) if db is not None else []
         rows = sorted(rows, key=lambda row: int(row["id"]))[-1:]
         if not rows:
             raise UsageError("glm logs -r: no exchange matches")
@@ -192,7 +195,7 @@ def _act(
         text = row["shown"] if row["shown"] is not None else (row["answer"] or "")
         out.sink.write(escape_controls(text) if out.terminal else text)
         return
-    rows = log.select(db, chosen, limit=limit, query=query) if db is not None else []
+    rows = search.select(db, chosen, limit=limit, query=query) if db is not None else []
     out.rows([public(row) for row in rows] if out.json or out.ndjson else rows, _row_text(out))
 
 
@@ -202,6 +205,8 @@ def _row_text(out: Output) -> Any:
 
 def _show(row: dict[str, Any], out: Output) -> None:
     if out.json or out.ndjson:
+        import orjson
+
         out.sink.write(orjson.dumps(public(row), option=0 if out.ndjson else orjson.OPT_INDENT_2))
         out.sink.write(b"\n")
         return
@@ -210,7 +215,7 @@ def _show(row: dict[str, Any], out: Output) -> None:
     for name in ("provider", "host", "finish_reason", "request_id"):
         if row[name] is not None:
             extra.append(f"{name}: {row[name]}")
-    usage = " ".join(f"{name}={row[name]}" for name in log.USAGE_COLUMNS)
+    usage = " ".join(f"{name}={row[name]}" for name in schema.USAGE_COLUMNS)
     extra.append(f"usage: {usage}")
     if row["reasoning"]:
         extra.append("reasoning: " + row["reasoning"])
@@ -223,7 +228,7 @@ def _show(row: dict[str, Any], out: Output) -> None:
 
 
 def _usage(totals: list[dict[str, Any]], groups: list[str], out: Output) -> None:
-    names = [*groups, *log.USAGE_COLUMNS, "requests"]
+    names = [*groups, *schema.USAGE_COLUMNS, "requests"]
     if out.json or out.ndjson:
         out.rows(totals, None)
         return

@@ -1,10 +1,11 @@
 """`glm batch` input lines (SPEC §6): one JSONL line in, one line request (or why not) out.
 
 Pure: bytes in, values out. A line is a JSON string (the prompt) or an object: `id`,
-`prompt` or `messages`, `system`, and request settings by their long flag names
-(`-` or `_`); or a line of the OpenAI Batch format (`custom_id`, `method`, `url`,
-`body`), whose body is sent as it is. The settings' values are checked later, with
-the command line's own checks (`commands.batch_request`); here only the shape is.
+`prompt` or `messages`, `system`, `params` (what fills a template), and request
+settings by their long flag names (`-` or `_`); or a line of the OpenAI Batch format
+(`custom_id`, `method`, `url`, `body`), whose body is sent as it is. The settings'
+values are checked later, with the command line's own checks
+(`commands.batch_request`); here only the shape is.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ SETTINGS = frozenset(
     }
 )
 """Request settings a line may set, by their flag names with `_`."""
-LINE_KEYS = frozenset({"id", "prompt", "messages", "system"}) | SETTINGS
+LINE_KEYS = frozenset({"id", "prompt", "messages", "system", "params"}) | SETTINGS
 OPENAI_KEYS = frozenset({"custom_id", "method", "url", "body"})
 OPENAI_URLS = ("/v1/chat/completions", "/chat/completions")
 
@@ -52,6 +53,8 @@ class Line:
     messages: list[dict[str, Any]] | None = None
     system: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    """What fills the template's placeholders for this line (`-T`, SPEC §9)."""
     body: dict[str, Any] | None = None
     """An OpenAI Batch line's request body, as given."""
 
@@ -141,8 +144,36 @@ def _glm_line(value: dict[str, Any], index: int, where: str) -> Line | BadLine:
         )
     if system is not None and not isinstance(system, str):
         return BadLine(index, line_id, f"{where}: system must be text")
+    params = _params(given.get("params", {}))
+    if params is None:
+        return BadLine(
+            index, line_id, f"{where}: params must be an object of strings, numbers or booleans"
+        )
     settings = {key: item for key, item in given.items() if key in SETTINGS}
-    return Line(index, line_id, prompt=prompt, messages=messages, system=system, settings=settings)
+    return Line(
+        index,
+        line_id,
+        prompt=prompt,
+        messages=messages,
+        system=system,
+        settings=settings,
+        params=params,
+    )
+
+
+def _params(value: Any) -> dict[str, str] | None:
+    """A line's `params`, each value as its text (`true`, `3`, `0.5`); None if unfit."""
+    if not isinstance(value, dict):
+        return None
+    params: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            params[key] = "true" if item else "false"
+        elif isinstance(item, str | int | float):
+            params[key] = str(item)
+        else:
+            return None
+    return params
 
 
 def _messages(value: Any) -> bool:

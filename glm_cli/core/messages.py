@@ -12,11 +12,6 @@ from typing import Any
 
 from glm_cli.core.records import record
 
-EFFORTS = ("max", "xhigh", "high", "medium", "low", "minimal", "none")
-"""`--effort` levels (SPEC §1.2)."""
-NO_THINKING_EFFORTS = frozenset({"none", "minimal"})
-"""Efforts that turn thinking off."""
-
 Message = dict[str, Any]
 """An OpenAI-style message: {"role", "content", and tool fields}."""
 

@@ -4,9 +4,13 @@ or time. Stored times are UTC text, `2026-11-21T22:58:00Z`, which sort as they c
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+import time
+from typing import TYPE_CHECKING
 
 from glm_cli.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 _DURATION = re.compile(r"\A(\d+(?:\.\d+)?)([smhd])\Z")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -14,11 +18,19 @@ STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def stamp(moment: datetime) -> str:
+    from datetime import UTC
+
     return moment.astimezone(UTC).strftime(STAMP)
 
 
+def ago(seconds: float) -> str:
+    """The stored text of the time `seconds` ago (0: now); datetime is not imported
+    for it (it is slow to import, and `glm logs` starts without it)."""
+    return time.strftime(STAMP, time.gmtime(time.time() - seconds))
+
+
 def now() -> str:
-    return stamp(datetime.now(UTC))
+    return ago(0)
 
 
 def duration(source: str, value: str) -> float:
@@ -34,7 +46,9 @@ def moment(source: str, value: str, *, end: bool = False) -> str:
     (without an offset: UTC). A bare date as an upper bound (`end`) means its last second."""
     text = value.strip()
     if _DURATION.match(text):
-        return stamp(datetime.now(UTC) - timedelta(seconds=duration(source, text)))
+        return ago(duration(source, text))
+    from datetime import UTC, datetime, timedelta
+
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError as error:

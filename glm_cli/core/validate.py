@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from glm_cli.core.efforts import EFFORTS, NO_THINKING_EFFORTS
 from glm_cli.core.errors import UsageError
-from glm_cli.core.messages import EFFORTS, NO_THINKING_EFFORTS
 
 __all__ = ["EFFORTS", "NO_THINKING_EFFORTS"]
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +76,8 @@ def new_file(path: Path, mode: int = PRIVATE) -> None:
 
 def write_atomically(path: Path, data: bytes, mode: int = PRIVATE) -> None:
     """Replace `path` with a file holding `data`, of exactly `mode`, in one rename."""
+    import tempfile  # not at start-up: it imports shutil, random and the compressors
+
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     temporary = Path(name)
     try:
@@ -96,6 +96,9 @@ def write_atomically(path: Path, data: bytes, mode: int = PRIVATE) -> None:
 @contextmanager
 def private_folder(path: Path) -> Iterator[Path]:
     """A new folder (mode 0700) beside `path`, removed with its contents on the way out."""
+    import shutil
+    import tempfile
+
     folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield folder
@@ -178,6 +181,8 @@ class Replacement:
         except OSError:
             mode = 0o666 & ~_umask()
         prefix = f".{path.name}{STALE_MARK}{os.getpid()}-"
+        import tempfile
+
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
         self.temporary = Path(name)
         try:

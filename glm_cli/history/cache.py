@@ -16,18 +16,16 @@ successful exchanges.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import sqlite3
 import threading
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from glm_cli.core import times
 from glm_cli.core.messages import (
     Content,
     Done,
@@ -39,18 +37,27 @@ from glm_cli.core.messages import (
     Usage,
     WebSearch,
 )
-from glm_cli.core.times import stamp
 from glm_cli.history import schema
 
 IGNORED = frozenset({"request_id"})
 """Body fields that do not change the answer asked for."""
 
 
-def _number(value: int | float | Decimal) -> str:
+def _number(value: Any) -> str | None:
+    """A number's canonical spelling, or None for a value that is no number. decimal
+    is imported only for a float or a Decimal: rare in a body, and slow to import."""
+    if isinstance(value, int):
+        return str(value)
+    from decimal import Decimal, InvalidOperation
+
+    if not isinstance(value, float | Decimal):
+        return None
     try:
-        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+        number = Decimal(str(value)) if isinstance(value, float) else value
     except InvalidOperation:  # nan, inf: orjson would not have sent them
         return str(value)
+    if not number.is_finite():
+        return str(number)
     if number == 0:
         return "0"
     return (
@@ -62,18 +69,15 @@ def _number(value: int | float | Decimal) -> str:
 
 def canonical(value: Any) -> str:
     """`value` as one text whatever its key order and number spelling."""
-    if value is None or isinstance(value, bool):
-        return orjson.dumps(value).decode()
-    if isinstance(value, int | float | Decimal):
-        return "#" + _number(value)
-    if isinstance(value, str):
+    if value is None or isinstance(value, bool | str):
         return orjson.dumps(value).decode()
     if isinstance(value, dict):
         items = sorted((str(k), v) for k, v in value.items())
         return "{" + ",".join(orjson.dumps(k).decode() + ":" + canonical(v) for k, v in items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(canonical(item) for item in value) + "]"
-    return orjson.dumps(value).decode()
+    number = _number(value)
+    return orjson.dumps(value).decode() if number is None else "#" + number
 
 
 def cache_key(protocol: str, url: str, body: dict[str, Any], *, wire: bool = False) -> str:
@@ -98,6 +102,8 @@ def _event(event: Event) -> list[Any]:
         data = asdict(event)
         return ["d", data]
     if type(event) is Payload:
+        import base64
+
         return ["p", base64.b64encode(event.data).decode(), event.whole]
     raise ValueError(f"not a cacheable event: {event!r}")
 
@@ -130,6 +136,8 @@ def decode_events(data: bytes) -> list[Event]:
             fields["usage"] = Usage(**fields.get("usage") or {})
             out.append(Done(**fields))
         elif kind == "p":
+            import base64
+
             out.append(Payload(base64.b64decode(item[1]), bool(item[2])))
         else:
             raise ValueError(f"unknown cached event {kind!r}")
@@ -166,7 +174,7 @@ class Cache:
         if row is None:
             return None
         if ttl is not None:
-            oldest = stamp(datetime.now(UTC) - timedelta(seconds=ttl))
+            oldest = times.ago(ttl)
             if str(row[0]) < oldest:
                 return None
         try:
@@ -183,7 +191,7 @@ class Cache:
             with schema.transaction(db, self.path):
                 db.execute(
                     "INSERT OR REPLACE INTO cache (key, time, events) VALUES (?, ?, ?)",
-                    (key, stamp(datetime.now(UTC)), data),
+                    (key, times.now(), data),
                 )
 
     def close(self) -> None:

@@ -82,6 +82,38 @@ LOG_TABLES = """
     ) WITHOUT ROWID
 """
 
+USAGE_COLUMNS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "total_tokens",
+)
+EXCHANGE_COLUMNS = (
+    "command",
+    "time",
+    "exit_status",
+    "provider",
+    "host",
+    "model",
+    "answered_model",
+    "body",
+    "prompt",
+    "answer",
+    "shown",
+    "reasoning",
+    "tool_calls",
+    "finish_reason",
+    "duration_s",
+    "error",
+    "request_id",
+    "session",
+    "cached",
+    *USAGE_COLUMNS,
+)
+"""The columns of `exchanges` a row is written with (all but its id), in order:
+`log.Entry`'s fields, its usage spread out."""
+
 FTS_TABLES = """
     CREATE VIRTUAL TABLE exchanges_fts USING fts5(
         prompt, answer, content='exchanges', content_rowid='id'
@@ -125,9 +157,84 @@ def _with_fts(db: sqlite3.Connection) -> None:
         db.execute("RELEASE fts")
 
 
+USAGE_TOTALS = """
+    CREATE TABLE usage_totals (
+        day TEXT NOT NULL,
+        model TEXT NOT NULL,
+        command TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        total_tokens INTEGER NOT NULL,
+        PRIMARY KEY (day, model, command)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_totals
+        SELECT substr(time, 1, 10), coalesce(answered_model, model, ''), command, count(*),
+            coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),
+            coalesce(sum(reasoning_tokens), 0), coalesce(sum(cached_tokens), 0),
+            coalesce(sum(total_tokens), 0)
+        FROM exchanges GROUP BY 1, 2, 3;
+    CREATE TRIGGER usage_totals_insert AFTER INSERT ON exchanges BEGIN
+        INSERT INTO usage_totals VALUES (
+            substr(new.time, 1, 10), coalesce(new.answered_model, new.model, ''), new.command,
+            1, coalesce(new.prompt_tokens, 0), coalesce(new.completion_tokens, 0),
+            coalesce(new.reasoning_tokens, 0), coalesce(new.cached_tokens, 0),
+            coalesce(new.total_tokens, 0))
+        ON CONFLICT (day, model, command) DO UPDATE SET
+            requests = requests + 1,
+            prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+            completion_tokens = completion_tokens + excluded.completion_tokens,
+            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+            cached_tokens = cached_tokens + excluded.cached_tokens,
+            total_tokens = total_tokens + excluded.total_tokens;
+    END;
+    CREATE TRIGGER usage_totals_delete AFTER DELETE ON exchanges BEGIN
+        UPDATE usage_totals SET
+            requests = requests - 1,
+            prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
+            completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
+            reasoning_tokens = reasoning_tokens - coalesce(old.reasoning_tokens, 0),
+            cached_tokens = cached_tokens - coalesce(old.cached_tokens, 0),
+            total_tokens = total_tokens - coalesce(old.total_tokens, 0)
+        WHERE day = substr(old.time, 1, 10)
+            AND model = coalesce(old.answered_model, old.model, '') AND command = old.command;
+        DELETE FROM usage_totals WHERE requests = 0;
+    END;
+    CREATE TRIGGER usage_totals_update AFTER UPDATE ON exchanges BEGIN
+        UPDATE usage_totals SET
+            requests = requests - 1,
+            prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
+            completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
+            reasoning_tokens = reasoning_tokens - coalesce(old.reasoning_tokens, 0),
+            cached_tokens = cached_tokens - coalesce(old.cached_tokens, 0),
+            total_tokens = total_tokens - coalesce(old.total_tokens, 0)
+        WHERE day = substr(old.time, 1, 10)
+            AND model = coalesce(old.answered_model, old.model, '') AND command = old.command;
+        DELETE FROM usage_totals WHERE requests = 0;
+        INSERT INTO usage_totals VALUES (
+            substr(new.time, 1, 10), coalesce(new.answered_model, new.model, ''), new.command,
+            1, coalesce(new.prompt_tokens, 0), coalesce(new.completion_tokens, 0),
+            coalesce(new.reasoning_tokens, 0), coalesce(new.cached_tokens, 0),
+            coalesce(new.total_tokens, 0))
+        ON CONFLICT (day, model, command) DO UPDATE SET
+            requests = requests + 1,
+            prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+            completion_tokens = completion_tokens + excluded.completion_tokens,
+            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+            cached_tokens = cached_tokens + excluded.cached_tokens,
+            total_tokens = total_tokens + excluded.total_tokens;
+    END
+"""
+"""The usage of every day, model and command, kept by triggers as rows come, change and go:
+`glm logs --usage` over the whole log reads these few rows, not every exchange
+(a filtered report reads the rows it selects, through their indexes)."""
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (CHAT_TABLES,),
     2: (LOG_TABLES, "fts"),
+    3: (USAGE_TOTALS,),
 }
 """Migration N takes a store from version N-1 to N; "fts" is the optional index."""
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -228,7 +335,11 @@ def connect(path: Path, *, create_missing: bool, what: str = "store") -> sqlite3
 
 
 def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    """Per connection: foreign keys on; commits not waiting for the disk
+    (`synchronous = NORMAL`, SQLite's advice for WAL: a power cut may lose the last
+    commits, never the store's integrity), then the version check."""
     db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = NORMAL")
     version = version_of(db, path)
     if version > SCHEMA_VERSION:
         raise UsageError(

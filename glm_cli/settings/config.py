@@ -91,8 +91,13 @@ def config_path(flag: str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
         return Path(flag), True
     if env.get("GLM_CONFIG"):
         return Path(env["GLM_CONFIG"]), True
+    return config_dir(env) / "config.toml", False
+
+
+def config_dir(env: Mapping[str, str]) -> Path:
+    """glm's folder of configuration: `$XDG_CONFIG_HOME/glm`, default `~/.config/glm`."""
     base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
-    return Path(base) / "glm" / "config.toml", False
+    return Path(base) / "glm"
 
 
 def data_dir(env: Mapping[str, str]) -> Path:

@@ -1,4 +1,5 @@
-"""Which service, URL, model and key a run uses: flag > environment > config > default."""
+"""Which service, URL, model and key a run uses: flag > environment > config > default
+(a template's `model`, SPEC §9, stands just below `--model`)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class Flags(Protocol):
         """The value given on the command line, or None."""
 
     def lookup(self, name: str) -> tuple[Any, str]:
-        """(value, source) from the command line, else `[defaults]`."""
+        """(value, source) from the command line, else a template, else `[defaults]`."""
 
 
 @record
@@ -104,7 +105,7 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
     base_url, base_url_source = _first(
         (flags.cli("base_url"), "--base-url"), (_env(env, "GLM_BASE_URL"), "GLM_BASE_URL")
     )
-    endpoint_default, _ = flags.lookup("endpoint")
+    endpoint_default, default_source = flags.lookup("endpoint")  # a template or [defaults]
     endpoint_name, endpoint_source = _first(
         (flags.cli("endpoint"), "--endpoint"),
         (_env(env, "CLOUDSWAY_ENDPOINT"), "CLOUDSWAY_ENDPOINT"),
@@ -120,13 +121,11 @@ def resolve(flags: Flags, env: Mapping[str, str], config: ConfigFile) -> Setting
         {
             "protocol": protocol_source,
             "base_url": base_url_source,
-            "endpoint": config.where("defaults.endpoint")
-            if endpoint_source == "[defaults]"
-            else endpoint_source,
+            "endpoint": default_source if endpoint_source == "[defaults]" else endpoint_source,
         },
     )
     model, model_source = _first(
-        (flags.cli("model"), "--model"),
+        flags.lookup("model"),  # --model, else a template's model ([defaults] has none)
         (_env(env, "GLM_MODEL"), "GLM_MODEL"),
         (provider.model, f"providers.{provider.name}.model"),
         (config.model, config.where("model")),

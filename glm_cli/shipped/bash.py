@@ -14,6 +14,9 @@ def _names(command: Command) -> str:
     return " ".join(name for option in command.options for name in option.all_names)
 
 
+_FILES = "compopt -o filenames 2>/dev/null; _glm_reply -f"
+
+
 def _value_cases(command: Command) -> list[str]:
     """`case $prev in`: the value of an option, completed by what it takes."""
     valued = [o for o in command.options if o.metavar]
@@ -24,9 +27,11 @@ def _value_cases(command: Command) -> list[str]:
         action = value_action(
             option,
             choices=lambda words: f"_glm_reply -W {_quote(words)}",
-            files="compopt -o filenames 2>/dev/null; _glm_reply -f",
+            files=_FILES,
             anything=":",
-            listed=lambda arguments: f"_glm_listed {arguments}",
+            listed=lambda arguments, files: (
+                f"{_FILES + '; ' if files else ''}_glm_listed {arguments}"
+            ),
         )
         by_action.setdefault(action, []).extend(option.names)
     lines = ["            case $prev in"]

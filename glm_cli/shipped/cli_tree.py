@@ -109,12 +109,15 @@ def _one_line(text: str | None) -> str:
 
 
 def _groups() -> dict[str, str]:
-    """Parameter name → the smallest `cli_options` list that declares it."""
+    """Parameter name → the smallest `cli_options` (or `command_options`) list that
+    declares it."""
+    from glm_cli.cli import command_options
     from glm_cli.cli import options as cli_options
 
     lists = [
         (name, value)
-        for name, value in vars(cli_options).items()
+        for module in (cli_options, command_options)
+        for name, value in vars(module).items()
         if name.isupper()
         and isinstance(value, list)
         and value
@@ -129,7 +132,7 @@ def _groups() -> dict[str, str]:
 
 
 def _choices(option: Any, names: list[str]) -> list[str]:
-    from glm_cli.core.messages import EFFORTS
+    from glm_cli.core.efforts import EFFORTS
     from glm_cli.settings.config import PROTOCOLS
     from glm_cli.settings.providers import BUILT_IN
 

@@ -46,15 +46,16 @@ def value_action(
     choices: Callable[[str], str],
     files: str,
     anything: str,
-    listed: Callable[[str], str],
+    listed: Callable[[str, bool], str],
 ) -> str:
     """A shell's way to complete the value of an option that takes one: one of its
     choices (given as words separated by spaces), a name glm lists (given as the glm
-    arguments that list them), a file, or anything."""
+    arguments that list them, and whether files go with them: `-T` takes a path too),
+    a file, or anything."""
     if option.choices:
         return choices(" ".join(option.choices))
     if option.key in LISTED:
-        return listed(LISTED[option.key])
+        return listed(LISTED[option.key], option.files)
     return files if option.files else anything
 
 

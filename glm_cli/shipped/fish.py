@@ -24,7 +24,9 @@ def _option(condition: str, option: Option, names: list[str]) -> str:
                 choices=lambda words: f"-x -a {fish_quote(words)}",
                 files="-r -F",
                 anything="-x",
-                listed=lambda arguments: f"-x -a {fish_quote(f'(__glm_listed {arguments})')}",
+                listed=lambda arguments, files: (
+                    f"{'-r -F' if files else '-x'} -a {fish_quote(f'(__glm_listed {arguments})')}"
+                ),
             )
         )
     parts.append(f"-d {fish_quote(first_sentence(option.help))}")

@@ -25,7 +25,7 @@ def _value(option: Option) -> str:
         choices=lambda words: f"({words})",
         files="_files",
         anything=" ",
-        listed=lambda arguments: f'_glm_listed "{arguments}"',
+        listed=lambda arguments, files: f'_glm_listed{"_and_files" if files else ""} "{arguments}"',
     )
     return f":{message}:{action}"
 
@@ -131,6 +131,12 @@ _glm_listed() {
   names=(${${(f)"$(command glm ${=@[-1]} </dev/null 2>/dev/null)"}%%$'\\t'*})
   names=(${names:#})
   compadd "${@[1,-2]}" -a names
+}
+
+# those names, and files (a value that may be either: -T NAME or -T PATH)
+_glm_listed_and_files() {
+  _glm_listed "$@"
+  _files "${@[1,-2]}"
 }
 """
 

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 
 from glm_cli.core import jsontext
+from glm_cli.core.efforts import NO_THINKING_EFFORTS
 from glm_cli.core.errors import TransportError, UsageError
 from glm_cli.core.messages import (
-    NO_THINKING_EFFORTS,
     ChatRequest,
     Content,
     Done,
