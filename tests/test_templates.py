@@ -31,7 +31,7 @@ REVIEW = """\
 system = "You review {lang} code."
 prompt = "Review this {lang} code; answer in {{short}} form:\\n\\n{input}"
 temperature = 0.3
-max-tokens = 300
+max-tokens = 1500
 """
 
 
@@ -118,7 +118,7 @@ def test_the_prompt_goes_where_input_is(glm_env: dict[str, str], service: FakeSe
         "Review this python code; answer in {short} form:\n\ndef f(): {return}"
     )
     assert body["temperature"] == 0.3
-    assert body["max_tokens"] == 300
+    assert body["max_tokens"] == 1500
     assert warnings(run.stderr) == []
 
 
@@ -398,7 +398,7 @@ def test_batch_lines_fill_the_template_with_their_params(
     assert bodies[0]["messages"][-1]["content"] == (
         "Review this go code; answer in {short} form:\n\na {b}"
     )
-    assert all(b["max_tokens"] == 300 for b in bodies)
+    assert all(b["max_tokens"] == 1500 for b in bodies)
 
 
 def test_a_batch_line_missing_a_parameter_gets_an_error_record(

@@ -18,6 +18,7 @@ from glm_cli.core.errors import UsageError
 from glm_cli.core.fences import Extraction
 from glm_cli.core.messages import RequestParams
 from glm_cli.core.records import record
+from glm_cli.core.service_rules import max_tokens_ceiling
 from glm_cli.net.options import NetOptions
 from glm_cli.settings.config import ConfigFile
 
@@ -93,17 +94,15 @@ class Flags:
         return validate.boolean(source, value)
 
 
-# Each request flag of SPEC §1.2: its name and the check that gives the value to send.
+# Each request flag of SPEC §1.2: its name and the check that gives the value to send
+# (`max_tokens`'s ceiling depends on the model: `check_ceiling`).
 REQUEST_CHECKS: tuple[tuple[str, Callable[[str, Any], Any]], ...] = (
     ("effort", lambda source, value: validate.choice(source, value, validate.EFFORTS)),
     ("think", validate.boolean),
     ("temperature", lambda source, value: validate.two_decimals(source, value, 0.0, 1.0)),
     ("top_p", lambda source, value: validate.two_decimals(source, value, 0.0, 1.0)),
     ("top_k", lambda source, value: validate.integer(source, value, 0, validate.MAX_TOP_K)),
-    (
-        "max_tokens",
-        lambda source, value: validate.integer(source, value, 1, validate.MAX_TOKENS_LIMIT),
-    ),
+    ("max_tokens", lambda source, value: validate.integer(source, value, 1)),
     ("greedy", validate.boolean),
     ("stop", validate.stops),
     ("request_id", lambda source, value: validate.text_length(source, value, 6, 64)),
@@ -111,9 +110,11 @@ REQUEST_CHECKS: tuple[tuple[str, Callable[[str, Any], Any]], ...] = (
 )
 
 
-def request_params(flags: Flags, protocol: str, *, use_defaults: bool = True) -> RequestParams:
-    """Check every request flag of SPEC §1.2, and what `protocol` allows of them,
-    before anything is sent."""
+def request_params(
+    flags: Flags, protocol: str, *, model: str, use_defaults: bool = True
+) -> RequestParams:
+    """Check every request flag of SPEC §1.2, and what `protocol` and `model` allow of
+    them, before anything is sent."""
     params = RequestParams()
     for name, check in REQUEST_CHECKS:
         value, source = flags.lookup(name, use_defaults=use_defaults)
@@ -123,7 +124,19 @@ def request_params(flags: Flags, protocol: str, *, use_defaults: bool = True) ->
     params.tools = tools.request_tools(flags)
     tools.check_protocol(params.tools, protocol)
     check_top_p_range(params, protocol, flags.lookup("top_p", use_defaults=use_defaults)[1])
+    check_ceiling(params, model, flags.lookup("max_tokens", use_defaults=use_defaults)[1])
     return params
+
+
+def check_ceiling(params: RequestParams, model: str, source: str = "--max-tokens") -> None:
+    """GLM-5.2's `max_tokens` ceiling applies to GLM-5.2; other models' limits (GLM-4.6
+    128K, GLM-4.5 96K) are the service's to check."""
+    ceiling = max_tokens_ceiling(model)
+    if ceiling is not None and params.max_tokens is not None and params.max_tokens > ceiling:
+        raise UsageError(
+            f"{source} {params.max_tokens!r}: must be a whole number from 1 to {ceiling} "
+            f"(the output limit of {model})"
+        )
 
 
 def check_top_p_range(params: RequestParams, protocol: str, source: str = "--top-p") -> None:

@@ -29,6 +29,7 @@ from glm_cli.core.deadline import Deadline
 from glm_cli.core.errors import GlmError, OutputError, UsageError
 from glm_cli.core.messages import ChatRequest, RequestParams
 from glm_cli.core.records import record
+from glm_cli.core.service_rules import effort_note, low_max_tokens
 from glm_cli.engine.tool_runner import LoopSettings
 from glm_cli.files.safe import Replacement, refused
 from glm_cli.net.options import NetOptions
@@ -180,8 +181,14 @@ class Job:
             return True
         return validate.boolean(source, value)
 
-    def params(self, *, use_defaults: bool = True) -> RequestParams:
-        return request_params(self.flags, self.protocol.name, use_defaults=use_defaults)
+    def params(self, *, use_defaults: bool = True, model: str | None = None) -> RequestParams:
+        """The request flags, checked for `model` (default: the run's)."""
+        return request_params(
+            self.flags,
+            self.protocol.name,
+            model=model if model is not None else self.settings.model,
+            use_defaults=use_defaults,
+        )
 
     def tools(self, params: RequestParams) -> LoopSettings:
         """The tool loop's settings (`--tool-cmd` checked against the request's tools)."""
@@ -207,7 +214,17 @@ class Job:
             params=params,
         )
 
+    def advise(self, params: RequestParams) -> None:
+        """What the service documents say of these settings: the effort under
+        `--verbose`, and a warning when reasoning may use up `--max-tokens`."""
+        self.console.note(effort_note(params.effort, params.think, self.protocol.name))
+        source = self.flags.lookup("max_tokens")[1]
+        warning = low_max_tokens(params.max_tokens, params.effort, params.think, source)
+        if warning is not None:
+            self.console.warn(warning)
+
     def encode(self, request: ChatRequest) -> dict[str, Any]:
+        self.advise(request.params)
         encoded = self.protocol.encode(request)
         for warning in encoded.warnings:
             self.console.warn(warning)

@@ -119,7 +119,13 @@ REQUEST: OptionList = [
     value(
         "top_k", "--top-k", metavar="N", help="Sample from the N likeliest tokens (anthropic only)."
     ),
-    value("max_tokens", "--max-tokens", metavar="N", help="Most tokens to generate, 1 to 131072."),
+    value(
+        "max_tokens",
+        "--max-tokens",
+        metavar="N",
+        help="Most tokens to generate, reasoning included (GLM-5.2: 1 to 131072; 1024 or "
+        "more advised with thinking on).",
+    ),
     switch("greedy", "--greedy", help="Greedy decoding (do_sample: false)."),
     values("stop", "--stop", metavar="TEXT", help="Stop sequence (repeatable, at most 4)."),
     value(
@@ -182,7 +188,9 @@ OUTPUT: OptionList = [
     switch("usage", "--usage", help="Token usage to stderr at the end."),
     switch("sources", "--sources", help="Web-search results (title and link) to stderr."),
     switch("quiet", "--quiet", "-q", help="Silence warnings (errors still print)."),
-    switch("verbose", "--verbose", help="Say which provider, URL, model and retries are used."),
+    switch(
+        "verbose", "--verbose", help="Say which provider, URL, model, effort and retries are used."
+    ),
     flag("debug", "--debug", help="Tracebacks, and the HTTP exchange on stderr (key redacted)."),
     flag("dry_run", "--dry-run", help="Print the request as JSON (key redacted); send nothing."),
 ]

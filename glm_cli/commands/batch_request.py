@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from glm_cli.cli.flags import Flags, request_params
+from glm_cli.cli.flags import Flags, check_ceiling, request_params
 from glm_cli.cli.job import Job
 from glm_cli.commands import json_cmd
 from glm_cli.core import jsontext, validate
 from glm_cli.core.batch_lines import Line
 from glm_cli.core.errors import UnusableAnswer, UsageError
 from glm_cli.core.messages import ChatRequest
+from glm_cli.core.service_rules import messages_problem
 
 Check = Any
 """What a JSON-mode line's answer is checked against: None (any JSON value) or a schema."""
@@ -59,12 +60,13 @@ class Requests:
         self.stream_usage = self.stream and job.settings.endpoint.provider.stream_usage
         self.overrides = job.protocol.encode_params(job.params(use_defaults=False)).body
         self.default_params = job.params()
+        job.advise(self.default_params)  # once for the batch, from the command line's settings
 
     def body(self, line: Line) -> tuple[dict[str, Any], Check | None, bool]:
         """(body, JSON check, json mode) for `line`; UsageError for a bad setting."""
-        if line.body is not None:
-            return self._openai_body(line.body), None, False
         where = f"line {line.index + 1}"
+        if line.body is not None:
+            return self._openai_body(line.body, where), None, False
         settings = line.settings
         json_mode = False
         schema: Any = None
@@ -78,15 +80,17 @@ class Requests:
         elif self.schema[0] is not None and ("json" not in settings or json_mode):
             schema, schema_text = self.schema
             json_mode = True
-        if settings.keys() - {"json", "schema", "model"}:
-            params = request_params(LineFlags(self.job.flags, settings, where), self.protocol.name)
-        else:
-            params = _copy(self.default_params)
-        params.json_mode = json_mode
-        params.stream_usage = self.stream_usage
         model = self.job.settings.model
         if "model" in settings:
             model = validate.non_empty(f"{where}: model", settings["model"])
+        flags = LineFlags(self.job.flags, settings, where)
+        if settings.keys() - {"json", "schema", "model"}:
+            params = request_params(flags, self.protocol.name, model=model)
+        else:
+            params = _copy(self.default_params)
+            check_ceiling(params, model, flags.lookup("max_tokens")[1])
+        params.json_mode = json_mode
+        params.stream_usage = self.stream_usage
         system, prompt = self._filled(line, where)
         if json_mode:
             system = json_cmd.system_with_hints(system, prompt, schema_text)
@@ -116,7 +120,10 @@ class Requests:
             raise UsageError(f"{where}: {error.message}") from error
         return system, prompt
 
-    def _openai_body(self, given: dict[str, Any]) -> dict[str, Any]:
+    def _openai_body(self, given: dict[str, Any], where: str) -> dict[str, Any]:
+        problem = messages_problem(given.get("messages"))
+        if problem is not None:
+            raise UsageError(f"{where}: body: {problem}")
         body = dict(given)
         body.update(self.overrides)
         flags = self.job.flags

@@ -220,7 +220,8 @@ def _ask(
                 done = current.result.done or Done(None)
                 if job.output.usage:
                     job.console.line(usage_line(done))
-                check_finish(done, job.console)
+                answered = bool(current.result.text) or bool(current.result.tool_calls)
+                check_finish(done, job.console, answered=answered)
     except BaseException as error:
         if not isinstance(current, Replay):
             result = current.result if current is not None else Result()

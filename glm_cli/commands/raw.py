@@ -2,7 +2,9 @@
 
 `--body FILE|-` sends a body of your own; only flags given on the command line
 override its fields (not `[defaults]`, not the default stream setting), and a
-prompt given as well is appended as a user message.
+prompt given as well is appended as a user message. A body whose `messages` the
+service would refuse (empty, or only system and assistant messages) is a usage
+error before anything is sent.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from glm_cli.core.accumulate import Result
 from glm_cli.core.errors import UsageError
 from glm_cli.core.messages import Event
 from glm_cli.core.redact import Redactor
+from glm_cli.core.service_rules import messages_problem
 from glm_cli.output.render import WireRenderer
 
 if TYPE_CHECKING:
@@ -52,7 +55,10 @@ def build_body(job: Job) -> dict[str, Any]:
         request = job.chat_request(job.prompt(), system=job.system())
         return job.encode(request)
     body = _read_body(job, source)
-    encoded = job.protocol.encode_params(job.params(use_defaults=False))
+    model = body.get("model")
+    if job.flags.cli("model") is not None or not isinstance(model, str):
+        model = job.settings.model
+    encoded = job.protocol.encode_params(job.params(use_defaults=False, model=model))
     for warning in encoded.warnings:
         job.console.warn(warning)
     body.update(encoded.body)
@@ -66,6 +72,9 @@ def build_body(job: Job) -> dict[str, Any]:
     prompt = job.prompt(stdin_taken=source == "-", allow_empty=True)
     if prompt:
         job.protocol.add_user_message(body, {"role": "user", "content": prompt})
+    problem = messages_problem(body.get("messages"))
+    if problem is not None:
+        raise UsageError(f"--body {source!r}: {problem}; nothing was sent")
     return body
 
 

@@ -17,6 +17,7 @@ import orjson
 
 from glm_cli.core import jsontext
 from glm_cli.core.records import record
+from glm_cli.core.service_rules import messages_problem
 
 SETTINGS = frozenset(
     {
@@ -142,6 +143,9 @@ def _glm_line(value: dict[str, Any], index: int, where: str) -> Line | BadLine:
         return BadLine(
             index, line_id, f"{where}: messages must be a list of objects with role and content"
         )
+    problem = messages_problem(messages)
+    if problem is not None:
+        return BadLine(index, line_id, f"{where}: {problem}")
     if system is not None and not isinstance(system, str):
         return BadLine(index, line_id, f"{where}: system must be text")
     params = _params(given.get("params", {}))

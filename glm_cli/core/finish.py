@@ -1,6 +1,7 @@
 """What a finish reason means for the run (SPEC §1.3): the policy, apart from any output.
 
-`length` warns; content filtered (`sensitive`, `content_filter`) or refused
+`length` warns (saying so when it came before any content: the model was still
+thinking); content filtered (`sensitive`, `content_filter`) or refused
 (`refusal`) is exit 6; `network_error` is exit 5; anything else passes.
 """
 
@@ -9,11 +10,15 @@ from __future__ import annotations
 from glm_cli.core.errors import TransportError, UnusableAnswer
 from glm_cli.core.log import Log
 from glm_cli.core.messages import Done
+from glm_cli.core.service_rules import CUT_OFF_THINKING
 
 
-def check_finish(done: Done, log: Log) -> None:
+def check_finish(done: Done, log: Log, *, answered: bool = True) -> None:
+    """`answered`: the answer had content or tool calls."""
     reason = done.finish_reason
-    if reason == "length":
+    if reason == "length" and not answered:
+        log.warn(CUT_OFF_THINKING)
+    elif reason == "length":
         log.warn("the answer was cut off at the token limit (finish reason: length)")
     elif reason in ("sensitive", "content_filter"):
         raise UnusableAnswer(f"the answer was filtered as unsafe ({describe_filter(done)})")

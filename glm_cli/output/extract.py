@@ -38,7 +38,9 @@ class ExtractRenderer(TextRenderer):
         done = result.done or Done(None)
         if block is None:
             if wanted.strict:
-                check_finish(done, self.console)  # a filtered answer says so first
+                check_finish(
+                    done, self.console, answered=bool(answer)
+                )  # a filtered answer says so first
                 what = f"no {wanted.language} code block" if wanted.language else "no code block"
                 raise UnusableAnswer(f"{what} in the answer (--strict)")
             text = answer

@@ -45,7 +45,7 @@ DEFAULT_CHECKS: dict[str, Check] = {
     "temperature": _range(validate.two_decimals, 0.0, 1.0),
     "top-p": _range(validate.two_decimals, 0.0, 1.0),
     "top-k": _range(validate.integer, 0, validate.MAX_TOP_K),
-    "max-tokens": _range(validate.integer, 1, validate.MAX_TOKENS_LIMIT),
+    "max-tokens": _range(validate.integer, 1),  # the ceiling is the model's: cli.flags
     "greedy": validate.boolean,
     "stop": validate.stops,
     "stream": validate.boolean,
