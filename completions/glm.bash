@@ -7,6 +7,16 @@ _glm_reply() {
     mapfile -t COMPREPLY < <(compgen "$@" -- "$cur")
 }
 
+# the names `glm ARGS` lists (the first tab-separated field of each line) that start
+# with $cur, quoted for the command line; nothing if glm fails
+_glm_listed() {
+    local name
+    while IFS= read -r name; do
+        name=${name%%$'\t'*}
+        [[ -n $name && $name == "$cur"* ]] && COMPREPLY+=("$(printf '%q' "$name")")
+    done < <(command glm "$@" </dev/null 2>/dev/null)
+}
+
 _glm() {
     local cur prev cmd i opts= commands=
     COMPREPLY=()
@@ -48,10 +58,12 @@ _glm() {
             ;;
         "ask")
             case $prev in
-                --prompt-file|-T|--template|--tool|-o|--output|--api-key-file|--config)
+                --prompt-file|--tool|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
                 -s|--system|-p|--param|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --mcp-transport)
@@ -65,10 +77,14 @@ _glm() {
             ;;
         "chat")
             case $prev in
-                --prompt-file|-T|--template|--file|--tool|-o|--output|--api-key-file|--config)
+                --prompt-file|--file|--tool|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
-                -s|--system|-p|--param|--session|--max-history|--show|--delete|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
+                -s|--system|-p|--param|--max-history|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--extract-lang|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
+                --session|--fork|--show|--delete)
+                    _glm_listed chat --list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --mcp-transport)
@@ -78,14 +94,16 @@ _glm() {
                 --protocol)
                     _glm_reply -W 'openai anthropic'; return 0 ;;
             esac
-            opts='--prompt-file -n --no-stdin -s --system -T --template -p --param --session --file --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
+            opts='--prompt-file -n --no-stdin -s --system -T --template -p --param --session --file -c --continue --fork --reset --max-history --list --show --delete -m --model --effort --think --no-think -t --temperature --top-p --top-k --max-tokens --greedy --stop --request-id --user-id --stream --no-stream --tool --web-search --web-search-opt --retrieval --retrieval-template --mcp --mcp-header --mcp-transport --tool-cmd --max-tool-rounds --tool-timeout --tool-confirm --ndjson --markdown -x --extract --extract-last --extract-lang --strict -o --output --show-thinking --usage --sources -q --quiet --verbose --debug --dry-run --provider --protocol --base-url --endpoint --api-key-file --config --timeout --max-time --retries --no-log --cache --no-cache --cache-ttl --refresh -h --help'
             ;;
         "json")
             case $prev in
-                --prompt-file|-T|--template|--tool|--schema|-o|--output|--api-key-file|--config)
+                --prompt-file|--tool|--schema|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
                 -s|--system|-p|--param|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--tool-cmd|--max-tool-rounds|--tool-timeout|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --mcp-transport)
@@ -99,10 +117,12 @@ _glm() {
             ;;
         "raw")
             case $prev in
-                --prompt-file|-T|--template|--tool|--body|-o|--output|--api-key-file|--config)
+                --prompt-file|--tool|--body|-o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
                 -s|--system|-p|--param|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--web-search-opt|--retrieval|--retrieval-template|--mcp|--mcp-header|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --mcp-transport)
@@ -118,10 +138,12 @@ _glm() {
             case $prev in
                 -j|--jobs|--rpm|--shard|-s|--system|-p|--param|-m|--model|-t|--temperature|--top-p|--top-k|--max-tokens|--stop|--request-id|--user-id|--base-url|--endpoint|--timeout|--max-time|--retries|--cache-ttl)
                     :; return 0 ;;
-                -o|--output|-T|--template|--api-key-file|--config)
+                -o|--output|--api-key-file|--config)
                     compopt -o filenames 2>/dev/null; _glm_reply -f; return 0 ;;
                 --format)
                     _glm_reply -W 'record openai'; return 0 ;;
+                -T|--template)
+                    compopt -o filenames 2>/dev/null; _glm_reply -f; _glm_listed templates list; return 0 ;;
                 --effort)
                     _glm_reply -W 'max xhigh high medium low minimal none'; return 0 ;;
                 --provider)
@@ -133,8 +155,10 @@ _glm() {
             ;;
         "logs")
             case $prev in
-                -n|-q|--query|--session|--model|--command|--since|--until|--id-gt|--prune)
+                -n|-q|--query|--model|--command|--since|--until|--id-gt|--prune)
                     :; return 0 ;;
+                --session)
+                    _glm_listed chat --list; return 0 ;;
                 --by)
                     _glm_reply -W 'day model command'; return 0 ;;
             esac

@@ -231,11 +231,14 @@ def test_ctrl_c_stops_the_answer_and_keeps_the_loop_and_history_clean(
     assert "Traceback" not in term.output
 
 
+@pytest.mark.parametrize("opening", [["--session", "notes"], ["-c"]], ids=["session", "continue"])
 def test_the_loop_continues_and_saves_a_session(
-    glm_env: dict[str, str], service: FakeService, terminal: Any
+    glm_env: dict[str, str], service: FakeService, terminal: Any, opening: list[str]
 ) -> None:
+    """`-c` opens the session used last: `notes`, not `older`."""
+    assert run_in_process(["chat", "--session", "older", "one"]).exit_code == 0
     assert run_in_process(["chat", "--session", "notes", "hi"]).exit_code == 0
-    term = terminal("--session", "notes")
+    term = terminal(*opening)
     term.expect("session 'notes', 2 messages")
     term.expect(PROMPT)
     term.send("more\r")
@@ -253,6 +256,18 @@ def test_the_loop_continues_and_saves_a_session(
         "more",
         "Hello from the fake service.",
     ]
+
+
+def test_a_fork_on_a_terminal_without_a_prompt_only_copies(
+    glm_env: dict[str, str], service: FakeService, terminal: Any
+) -> None:
+    assert run_in_process(["chat", "--session", "notes", "hi"]).exit_code == 0
+    term = terminal("--fork", "notes", "--session", "copy")
+    assert term.wait() == 0
+    assert PROMPT not in term.output
+    shown = run_in_process(["chat", "--show", "copy", "--ndjson"]).stdout.splitlines()
+    assert [json.loads(line)["content"] for line in shown] == ["hi", "Hello from the fake service."]
+    assert len(service.requests) == 1
 
 
 def test_an_error_after_an_unfinished_line_starts_a_line_and_the_loop_goes_on(

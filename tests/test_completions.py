@@ -7,8 +7,11 @@ them); where one is missing its tests skip and say so.
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,12 +20,15 @@ from glm_cli import shipped
 from glm_cli.core.validate import EFFORTS
 from glm_cli.settings.config import PROTOCOLS
 from glm_cli.settings.providers import BUILT_IN
+from tests.fake_service import FakeService
+from tests.helpers import run_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 BASH_SCRIPT = ROOT / shipped.BASH
 ZSH_SCRIPT = ROOT / shipped.ZSH
 FISH_SCRIPT = ROOT / shipped.FISH
 TIMEOUT = 60
+BASH = shutil.which("bash") or "bash"
 TREE = shipped.cli_tree()
 LEAVES = [c for c in TREE.walk() if c.path and not c.subcommands]
 
@@ -70,7 +76,11 @@ def test_the_fixed_choices() -> None:
 # ---------------------------------------------------------------------------
 
 
-def bash_complete(cases: list[list[str]], cwd: Path | None = None) -> list[list[str]]:
+def bash_complete(
+    cases: list[list[str]],
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> list[list[str]]:
     """Complete each command line (its last word the one being completed) in one bash."""
     lines = [f"source {BASH_SCRIPT}"]
     for words in cases:
@@ -81,11 +91,12 @@ def bash_complete(cases: list[list[str]], cwd: Path | None = None) -> list[list[
             'printf "%s\\n" "${COMPREPLY[@]}"; echo "@@END@@"',
         ]
     result = subprocess.run(
-        ["bash", "--norc", "--noprofile", "-c", "\n".join(lines)],
+        [BASH, "--norc", "--noprofile", "-c", "\n".join(lines)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         cwd=cwd,
+        env=env,
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     replies = result.stdout.split("@@END@@\n")[:-1]
@@ -195,7 +206,9 @@ def need(shell: str) -> str:
     return path
 
 
-def zsh_complete(line: str, tmp_path: Path, cwd: Path | None = None) -> list[str]:
+def zsh_complete(
+    line: str, tmp_path: Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> list[str]:
     zsh = need("zsh")
     harness = tmp_path / "capture.zsh"
     harness.write_text(ZSH_CAPTURE)
@@ -205,6 +218,7 @@ def zsh_complete(line: str, tmp_path: Path, cwd: Path | None = None) -> list[str
         text=True,
         timeout=TIMEOUT,
         cwd=cwd or tmp_path,
+        env=env,
     )
     if result.returncode == 3:
         pytest.skip(f"zsh cannot drive a completion here: {result.stderr.strip()}")
@@ -240,7 +254,9 @@ def test_zsh_completes(tmp_path: Path, line: str, expected: list[str]) -> None:
 # ---------------------------------------------------------------------------
 
 
-def fish_complete(lines: list[str], cwd: Path) -> list[list[str]]:
+def fish_complete(
+    lines: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> list[list[str]]:
     fish = need("fish")
     script = [f"source {FISH_SCRIPT}"]
     for line in lines:
@@ -251,6 +267,7 @@ def fish_complete(lines: list[str], cwd: Path) -> list[list[str]]:
         text=True,
         timeout=TIMEOUT,
         cwd=cwd,
+        env=env,
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     replies = result.stdout.split("@@END@@\n")[:-1]
@@ -290,3 +307,142 @@ def test_fish_completes(tmp_path: Path) -> None:
     assert got[5] == ["schema.json"]
     assert got[6] == []
     assert set(c.path[-1] for c in TREE.subcommands) <= set(got[7])
+
+
+# ---------------------------------------------------------------------------
+# Names glm lists: sessions (glm chat --list), templates (glm templates list)
+# ---------------------------------------------------------------------------
+
+SESSIONS = ["alpha", "beta notes"]
+SESSION_VALUES = ["--session", "--fork", "--show", "--delete"]
+TEMPLATES = ["review", "summary"]
+
+
+def glm_on_path(tmp_path: Path, env: dict[str, str], script: str) -> dict[str, str]:
+    """`env` with a `glm` first on PATH that runs `script` (sh)."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    glm = folder / "glm"
+    glm.write_text(f"#!/bin/sh\n{script}\n")
+    glm.chmod(0o755)
+    return {**env, "PATH": f"{folder}{os.pathsep}{env['PATH']}"}
+
+
+@pytest.fixture
+def two_sessions(glm_env: dict[str, str], service: FakeService, tmp_path: Path) -> dict[str, str]:
+    """A store holding two sessions, and an environment whose `glm` is this one."""
+    for name in SESSIONS:
+        assert run_in_process(["chat", "--session", name, "hi"]).exit_code == 0
+    return glm_on_path(tmp_path, glm_env, f'exec {shlex.quote(sys.executable)} -m glm_cli "$@"')
+
+
+@pytest.fixture
+def two_templates(two_sessions: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """Two templates beside the two sessions; the environment as `two_sessions`."""
+    folder = Path(two_sessions["XDG_CONFIG_HOME"]) / "glm" / "templates"
+    folder.mkdir(parents=True)
+    for name in TEMPLATES:
+        (folder / f"{name}.toml").write_text('prompt = "{input}"\n', encoding="utf-8")
+    return two_sessions
+
+
+def test_which_values_are_names_glm_lists() -> None:
+    listed = {
+        o.key: shipped.value_action(o, str, "FILE", "ANY", lambda a, f: f"LIST {a}")
+        for c in LEAVES
+        for o in c.options
+        if o.metavar
+    }
+    for option in SESSION_VALUES:
+        assert listed[option] == "LIST chat --list", option
+    assert listed["--model"] == "ANY"
+    assert listed["--template"] == "LIST templates list"
+
+
+def test_bash_completes_session_names(two_sessions: dict[str, str]) -> None:
+    got = bash_complete(
+        [
+            ["glm", "chat", "--session", ""],
+            ["glm", "chat", "--fork", "a"],
+            ["glm", "chat", "--show", "b"],
+            ["glm", "chat", "--delete", ""],
+            ["glm", "chat", "--session", "=", ""],  # --session=, as bash splits it
+            ["glm", "logs", "--session", "al"],
+            ["glm", "chat", "--session", "z"],
+            ["glm", "chat", "--model", ""],
+        ],
+        env=two_sessions,
+    )
+    assert got[0] == ["alpha", "beta\\ notes"]  # quoted for the command line
+    assert got[1] == ["alpha"]
+    assert got[2] == ["beta\\ notes"]
+    assert got[3] == got[4] == got[0]
+    assert got[5] == ["alpha"]
+    assert got[6] == got[7] == []
+
+
+def test_bash_offers_nothing_when_glm_fails_or_is_missing(
+    glm_env: dict[str, str], tmp_path: Path
+) -> None:
+    failing = glm_on_path(tmp_path, glm_env, "echo broken >&2; exit 2")
+    assert bash_complete([["glm", "chat", "--session", ""]], env=failing) == [[]]
+    missing = {**glm_env, "PATH": str(tmp_path / "nowhere")}
+    assert bash_complete([["glm", "chat", "--show", ""]], env=missing) == [[]]
+
+
+def test_bash_completes_template_names_and_files(
+    two_templates: dict[str, str], tmp_path: Path
+) -> None:
+    """-T takes a template's name or a path: both are offered."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "story.toml").write_text("")
+    got = bash_complete(
+        [["glm", "ask", "-T", "r"], ["glm", "chat", "--template", "s"]], folder, two_templates
+    )
+    assert got == [["review"], ["story.toml", "summary"]]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("glm chat --session ", ["alpha", "beta\\ notes"]),  # quoted for the command line
+        ("glm chat --fork a", ["alpha"]),
+        ("glm chat --delete=b", ["beta\\ notes"]),
+        ("glm logs --session ", ["alpha", "beta\\ notes"]),
+    ],
+)
+def test_zsh_completes_session_names(
+    two_sessions: dict[str, str], tmp_path: Path, line: str, expected: list[str]
+) -> None:
+    assert zsh_complete(line, tmp_path, env=two_sessions) == expected
+
+
+def test_zsh_completes_template_names_and_files(
+    two_templates: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "story.toml").write_text("")
+    assert zsh_complete("glm ask -T r", tmp_path, env=two_templates) == ["review"]
+    assert zsh_complete("glm json --template=s", tmp_path, env=two_templates) == [
+        "story.toml",
+        "summary",
+    ]
+
+
+def test_fish_completes_session_and_template_names(
+    two_templates: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "story.toml").write_text("")
+    got = fish_complete(
+        [
+            "glm chat --session ",
+            "glm chat --show b",
+            "glm logs --session ",
+            "glm chat --model ",
+            "glm ask -T r",
+            "glm chat --template s",
+        ],
+        tmp_path,
+        env=two_templates,
+    )
+    assert got == [SESSIONS, ["beta notes"], SESSIONS, [], ["review"], ["story.toml", "summary"]]

@@ -273,6 +273,18 @@ CHAT: OptionList = [
         metavar="PATH",
         help="Continue the conversation in this JSONL file (created if missing).",
     ),
+    switch(
+        "continue_last",
+        "--continue",
+        "-c",
+        help="Continue the session used last (the latest LAST_USED of --list).",
+    ),
+    value(
+        "fork",
+        "--fork",
+        metavar="NAME",
+        help="Start --session NEW as a copy of session NAME (alone: only copy).",
+    ),
     switch("reset", "--reset", help="Empty the session or file first; with no prompt, only that."),
     value(
         "max_history",

@@ -3,7 +3,9 @@
 Dispatch, after every chat flag is checked (before any network traffic):
 `--list`, `--show`, `--delete` manage sessions; with no prompt on a terminal the
 interactive loop runs; otherwise one exchange continues the `--file`, or the
-`--session` (scripts default to the session named `default`).
+`--session` (scripts default to the session named `default`; `--continue` picks
+the one used last). `--fork NAME --session NEW` starts NEW as a copy of NAME;
+with no prompt it only copies.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from glm_cli.history.conversation import (
     transcript,
 )
 from glm_cli.history.jsonl import FileHistory
-from glm_cli.history.store import SessionHistory, Store, check_name
+from glm_cli.history.store import ForkHistory, SessionHistory, Store, check_name
 from glm_cli.settings.config import store_path
 
 DEFAULT_SESSION = "default"
@@ -36,6 +38,8 @@ DEFAULT_SESSION = "default"
 class ChatOptions:
     session: str | None = None
     file: str | None = None
+    continue_last: bool = False
+    fork: str | None = None
     reset: bool = False
     max_history: int | None = None
     list_sessions: bool = False
@@ -71,6 +75,8 @@ def chat_options(job: Job) -> ChatOptions:
         for flag, name in (
             ("--session", "session"),
             ("--file", "file"),
+            ("--continue", "continue_last"),
+            ("--fork", "fork"),
             ("--reset", "reset"),
             ("--max-history", "max_history"),
             ("--system", "system"),
@@ -85,10 +91,16 @@ def chat_options(job: Job) -> ChatOptions:
         raise UsageError("--session and --file both name the conversation; give one")
     if file is not None and not file.strip():
         raise UsageError(f"--file {file!r}: must not be empty")
+    _check_continue_and_fork(flags.cli("continue_last"), flags.cli("fork"), session, file)
+    if flags.cli("fork") is not None and flags.cli("reset"):
+        raise UsageError("--fork and --reset cannot be combined: a fork starts as a copy")
+    fork = flags.cli("fork")
     max_history = flags.cli("max_history")
     return ChatOptions(
         session=check_name("--session", session) if session is not None else None,
         file=file,
+        continue_last=bool(flags.cli("continue_last")),
+        fork=check_name("--fork", fork) if fork is not None else None,
         reset=bool(flags.cli("reset")),
         max_history=validate.integer("--max-history", max_history, 0)
         if max_history is not None
@@ -99,6 +111,23 @@ def chat_options(job: Job) -> ChatOptions:
         if flags.cli("delete") is not None
         else None,
     )
+
+
+def _check_continue_and_fork(
+    continue_last: object, fork: str | None, session: str | None, file: str | None
+) -> None:
+    """`--continue` names the conversation itself; `--fork NAME` needs `--session NEW`."""
+    if continue_last:
+        for flag, value in (("--session", session), ("--file", file), ("--fork", fork)):
+            if value is not None:
+                raise UsageError(f"--continue and {flag} both name the conversation; give one")
+    if fork is not None:
+        if file is not None:
+            raise UsageError(
+                "--fork copies a session of the store; it cannot be combined with --file"
+            )
+        if session is None:
+            raise UsageError("--fork NAME needs --session NEW, the name of the copy")
 
 
 def run(job: Job) -> None:
@@ -129,6 +158,7 @@ def wants_interactive(job: Job, options: ChatOptions) -> bool:
         and not job.flags.cli("prompt")
         and not job.flags.cli("prompt_file")
         and not options.reset
+        and options.fork is None
         and (template is None or template.prompt is None)
     )
 
@@ -139,15 +169,35 @@ def open_history(job: Job, options: ChatOptions, *, interactive: bool) -> Histor
         history = FileHistory(Path(options.file))
         history.check()
         return history
-    if options.session is None and interactive:
+    path = store_path(job.env.environ)
+    if options.continue_last:
+        session = SessionHistory(path, _latest_session(path))
+    elif options.fork is not None:
+        assert options.session is not None
+        session = ForkHistory(path, options.session, options.fork)
+    elif options.session is None and interactive:
         return MemoryHistory()
-    session = SessionHistory(store_path(job.env.environ), options.session or DEFAULT_SESSION)
+    else:
+        session = SessionHistory(path, options.session or DEFAULT_SESSION)
     try:
         session.check()
     except BaseException:
         session.close()
         raise
     return session
+
+
+def _latest_session(path: Path) -> str:
+    """`--continue`: the session used last; none at all is a usage error (exit 2)."""
+    store = Store.open(path, create=False)
+    try:
+        name = store.latest() if store is not None else None
+    finally:
+        if store is not None:
+            store.close()
+    if name is None:
+        raise UsageError("--continue: there is no session to continue (glm chat --list is empty)")
+    return name
 
 
 def _given_system(job: Job) -> SystemChange:
@@ -164,12 +214,14 @@ def _given_system(job: Job) -> SystemChange:
 
 def one_exchange(job: Job, history: History, options: ChatOptions) -> None:
     """Script mode: read the prompt, maybe reset, then one turn."""
-    prompt = job.prompt(allow_empty=options.reset)
+    prompt = job.prompt(allow_empty=options.reset or options.fork is not None)
     system = _given_system(job)
     dry_run = job.output.dry_run
     if options.reset and not dry_run:
         history.reset(None if isinstance(system, Keep) else system)
     if not prompt:
+        if options.fork is not None and not dry_run:
+            history.append([], system)  # only the copy
         return
     take_turn(
         job,

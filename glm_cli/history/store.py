@@ -104,6 +104,35 @@ class Store:
         ).fetchall()
         return [SessionInfo(name, count, last_used) for name, count, last_used in rows]
 
+    def latest(self) -> str | None:
+        """The session used last (`--continue`): the latest LAST_USED of `--list`; within
+        one second, the one whose messages were written last, then the newest."""
+        row = self._db.execute(
+            "SELECT name FROM sessions ORDER BY last_used DESC,"
+            " (SELECT max(id) FROM messages WHERE session_id = sessions.id) DESC, id DESC"
+            " LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def exists(self, name: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM sessions WHERE name = ?", (name,)).fetchone()
+        return row is not None
+
+    def create(self, name: str, conversation: Conversation) -> bool:
+        """A new session holding `conversation`, written whole in one transaction;
+        False (and nothing written) if the name is taken."""
+        now = utc_now()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO sessions (name, system, created, last_used) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, conversation.system, now, now),
+            )
+            if cursor.rowcount != 1 or cursor.lastrowid is None:
+                return False
+            _insert(db, cursor.lastrowid, conversation.messages)
+        return True
+
     def load(self, name: str) -> Conversation | None:
         """The session's conversation, or None if there is no such session."""
         with self._transaction(write=False) as db:
@@ -122,10 +151,7 @@ class Store:
             session = _session_id(db, name, now)
             if not isinstance(system, Keep):
                 db.execute("UPDATE sessions SET system = ? WHERE id = ?", (system, session))
-            db.executemany(
-                "INSERT INTO messages (session_id, role, body) VALUES (?, ?, ?)",
-                [(session, m.get("role"), orjson.dumps(m).decode()) for m in messages],
-            )
+            _insert(db, session, messages)
             db.execute("UPDATE sessions SET last_used = ? WHERE id = ?", (now, session))
 
     def reset(self, name: str, system: str | None = None) -> None:
@@ -161,6 +187,13 @@ def _session_id(db: sqlite3.Connection, name: str, now: str) -> int:
     )
     row = db.execute("SELECT id FROM sessions WHERE name = ?", (name,)).fetchone()
     return int(row[0])
+
+
+def _insert(db: sqlite3.Connection, session: int, messages: list[Message]) -> None:
+    db.executemany(
+        "INSERT INTO messages (session_id, role, body) VALUES (?, ?, ?)",
+        [(session, m.get("role"), orjson.dumps(m).decode()) for m in messages],
+    )
 
 
 def _decode(path: Path, body: str) -> Message:
@@ -206,3 +239,71 @@ class SessionHistory:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+class ForkHistory(SessionHistory):
+    """`--fork SOURCE --session NAME`: NAME starts as a copy of SOURCE (its messages and
+    system prompt); SOURCE is never written.
+
+    NAME does not exist until the first change: until then what is loaded is SOURCE
+    (read once), and the first append writes NAME whole — the copy and the exchange —
+    in one transaction. A failed request therefore leaves no NAME behind, the same
+    command can be run again, and the copy is exactly the history that was sent.
+    """
+
+    def __init__(self, path: Path, name: str, source: str) -> None:
+        super().__init__(path, name)
+        self.source = source
+        self._copy: Conversation | None = None
+        self._forked = False
+
+    def check(self) -> None:
+        """SOURCE exists, NAME does not, the store is writable: before any request.
+        A missing store is not made (there is nothing to fork)."""
+        if self._store is None:
+            self._store = Store.open(self.path, create=False)
+        if self._store is None or not self._store.exists(self.source):
+            raise UsageError(
+                f"--fork {self.source!r}: no such session (glm chat --list lists them)"
+            )
+        if self._store.exists(self.name):
+            raise self._taken()
+        self._store.check_writable()
+
+    def _taken(self) -> UsageError:
+        return UsageError(
+            f"--session {self.name!r}: the session exists, and --fork makes a new one "
+            "(choose another name, or glm chat --delete it first)"
+        )
+
+    def load(self) -> Conversation:
+        if self._forked:
+            return super().load()
+        if self._copy is None:
+            self._copy = self._open().load(self.source)
+            if self._copy is None:
+                raise UsageError(f"--fork {self.source!r}: no such session (deleted meanwhile)")
+        return Conversation(self._copy.system, list(self._copy.messages))
+
+    def append(self, messages: list[Message], system: SystemChange = KEEP) -> None:
+        """The first append creates NAME, the copy and the exchange at once."""
+        if self._forked:
+            super().append(messages, system)
+            return
+        copy = self.load()
+        self._create(
+            Conversation(
+                copy.system if isinstance(system, Keep) else system, copy.messages + messages
+            )
+        )
+
+    def reset(self, system: str | None = None) -> None:
+        if self._forked:
+            super().reset(system)
+        else:
+            self._create(Conversation(system))
+
+    def _create(self, conversation: Conversation) -> None:
+        if not self._open().create(self.name, conversation):
+            raise self._taken()
+        self._forked = True

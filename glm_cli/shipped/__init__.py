@@ -18,6 +18,7 @@ everywhere at the next run, and the tests (`tests/test_manpage.py`,
 from glm_cli.shipped.bash import render_bash
 from glm_cli.shipped.cli_tree import FILE_OPTIONS, HELP, Command, Option, cli_tree
 from glm_cli.shipped.command import main, outputs, stale
+from glm_cli.shipped.completions import LISTED, value_action
 from glm_cli.shipped.fish import fish_quote, render_fish
 from glm_cli.shipped.manpage import render_manpage
 from glm_cli.shipped.targets import BASH, FISH, MANPAGE, ROOT, TEMPLATE, ZSH
@@ -28,6 +29,7 @@ __all__ = [
     "FILE_OPTIONS",
     "FISH",
     "HELP",
+    "LISTED",
     "MANPAGE",
     "ROOT",
     "TEMPLATE",
@@ -43,4 +45,5 @@ __all__ = [
     "render_manpage",
     "render_zsh",
     "stale",
+    "value_action",
 ]

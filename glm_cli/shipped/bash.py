@@ -14,6 +14,9 @@ def _names(command: Command) -> str:
     return " ".join(name for option in command.options for name in option.all_names)
 
 
+_FILES = "compopt -o filenames 2>/dev/null; _glm_reply -f"
+
+
 def _value_cases(command: Command) -> list[str]:
     """`case $prev in`: the value of an option, completed by what it takes."""
     valued = [o for o in command.options if o.metavar]
@@ -24,8 +27,11 @@ def _value_cases(command: Command) -> list[str]:
         action = value_action(
             option,
             choices=lambda words: f"_glm_reply -W {_quote(words)}",
-            files="compopt -o filenames 2>/dev/null; _glm_reply -f",
+            files=_FILES,
             anything=":",
+            listed=lambda arguments, files: (
+                f"{_FILES + '; ' if files else ''}_glm_listed {arguments}"
+            ),
         )
         by_action.setdefault(action, []).extend(option.names)
     lines = ["            case $prev in"]
@@ -44,6 +50,16 @@ from ~/.bashrc.
 _START = """\
 _glm_reply() {
     mapfile -t COMPREPLY < <(compgen "$@" -- "$cur")
+}
+
+# the names `glm ARGS` lists (the first tab-separated field of each line) that start
+# with $cur, quoted for the command line; nothing if glm fails
+_glm_listed() {
+    local name
+    while IFS= read -r name; do
+        name=${name%%$'\\t'*}
+        [[ -n $name && $name == "$cur"* ]] && COMPREPLY+=("$(printf '%q' "$name")")
+    done < <(command glm "$@" </dev/null 2>/dev/null)
 }
 
 _glm() {

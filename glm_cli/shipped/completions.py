@@ -28,11 +28,34 @@ def first_sentence(text: str) -> str:
     return match.group(1) if match else text
 
 
-def value_action(option: Option, choices: Callable[[str], str], files: str, anything: str) -> str:
+LISTED = {
+    "--session": "chat --list",
+    "--fork": "chat --list",
+    "--show": "chat --list",
+    "--delete": "chat --list",
+    "--template": "templates list",
+}
+"""Options (by long name, whichever command has them) whose value is a name glm
+lists, and the glm arguments that list them, one a line, the name first (before a
+tab): the chat sessions, the templates. Completing such a value runs glm (never
+while other words complete); a failing or missing command offers nothing."""
+
+
+def value_action(
+    option: Option,
+    choices: Callable[[str], str],
+    files: str,
+    anything: str,
+    listed: Callable[[str, bool], str],
+) -> str:
     """A shell's way to complete the value of an option that takes one: one of its
-    choices (given as words separated by spaces), a file, or anything."""
+    choices (given as words separated by spaces), a name glm lists (given as the glm
+    arguments that list them, and whether files go with them: `-T` takes a path too),
+    a file, or anything."""
     if option.choices:
         return choices(" ".join(option.choices))
+    if option.key in LISTED:
+        return listed(LISTED[option.key], option.files)
     return files if option.files else anything
 
 

@@ -24,6 +24,9 @@ def _option(condition: str, option: Option, names: list[str]) -> str:
                 choices=lambda words: f"-x -a {fish_quote(words)}",
                 files="-r -F",
                 anything="-x",
+                listed=lambda arguments, files: (
+                    f"{'-r -F' if files else '-x'} -a {fish_quote(f'(__glm_listed {arguments})')}"
+                ),
             )
         )
     parts.append(f"-d {fish_quote(first_sentence(option.help))}")
@@ -47,6 +50,10 @@ end
 function __glm_at --description 'Is the command being completed exactly this one?'
     set -l path (__glm_path)
     test "$path" = "$argv"
+end
+
+function __glm_listed --description 'The names glm lists: the first field of each line'
+    command glm $argv </dev/null 2>/dev/null | string replace -r '\\t.*' ''
 end
 
 complete -c glm -f

@@ -20,7 +20,13 @@ def _value(option: Option) -> str:
     if not option.metavar:
         return ""
     message = option.metavar.replace(":", "\\:").replace("'", "'\\''")
-    action = value_action(option, choices=lambda words: f"({words})", files="_files", anything=" ")
+    action = value_action(
+        option,
+        choices=lambda words: f"({words})",
+        files="_files",
+        anything=" ",
+        listed=lambda arguments, files: f'_glm_listed{"_and_files" if files else ""} "{arguments}"',
+    )
     return f":{message}:{action}"
 
 
@@ -117,8 +123,26 @@ fi
 """Complete at once when autoloaded from $fpath, else register with compdef."""
 
 
+_LISTED = """\
+# the names `glm ARGS` lists (the first tab-separated field of each line); nothing if
+# glm fails. ARGS is the last argument: _arguments puts compadd's options before it.
+_glm_listed() {
+  local -a names
+  names=(${${(f)"$(command glm ${=@[-1]} </dev/null 2>/dev/null)"}%%$'\\t'*})
+  names=(${names:#})
+  compadd "${@[1,-2]}" -a names
+}
+
+# those names, and files (a value that may be either: -T NAME or -T PATH)
+_glm_listed_and_files() {
+  _glm_listed "$@"
+  _files "${@[1,-2]}"
+}
+"""
+
+
 def render_zsh(tree: Command) -> str:
-    lines = ["#compdef glm", *header("zsh", _INSTALL)]
+    lines = ["#compdef glm", *header("zsh", _INSTALL), *_LISTED.splitlines(), ""]
     for command in tree.walk():
         specs = [spec for option in command.options for spec in _option(option)]
         lines += (_group if command.subcommands else _leaf)(command, specs)
