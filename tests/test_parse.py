@@ -82,7 +82,7 @@ def readers() -> dict[str, Typer]:
 
 
 @pytest.mark.parametrize("command", sorted(ALL))
-@settings(max_examples=60, deadline=None, suppress_health_check=[FIXTURE_HEALTH])
+@settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE_HEALTH])
 @given(data=st.data())
 def test_a_plain_line_is_read_as_typer_reads_it(
     readers: dict[str, Typer], command: str, data: st.DataObject
@@ -98,7 +98,7 @@ def test_a_plain_line_is_read_as_typer_reads_it(
 
 
 @pytest.mark.parametrize("command", ["ask", "logs", "batch", "config show"])
-@settings(max_examples=80, deadline=None, suppress_health_check=[FIXTURE_HEALTH])
+@settings(max_examples=40, deadline=None, suppress_health_check=[FIXTURE_HEALTH])
 @given(data=st.data())
 def test_any_line_read_is_read_as_typer_reads_it(
     readers: dict[str, Typer], command: str, data: st.DataObject
