@@ -358,7 +358,8 @@ def _scanned(path: Path) -> list[tuple[object, ...]]:
             "SELECT substr(time, 1, 10), coalesce(answered_model, model, ''), command, count(*),"
             " coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"
             " coalesce(sum(reasoning_tokens), 0), coalesce(sum(cached_tokens), 0),"
-            " coalesce(sum(total_tokens), 0) FROM exchanges GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+            " coalesce(sum(total_tokens), 0) FROM exchanges WHERE cached = 0"
+            " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         ).fetchall()
     finally:
         db.close()
@@ -384,7 +385,10 @@ def test_the_running_usage_totals_follow_every_insert_and_delete(
     glm("ask", "two")
     glm("ask", "--retries", "0", "three")
     glm("json", "four")
+    glm("ask", "--cache", "five")
+    glm("ask", "--cache", "five")  # a hit: logged, costs nothing, not in --usage
     path = store_path(glm_env)
+    assert [r["cached"] for r in rows()][-2:] == [False, True]
     assert len(_kept(path)) >= 2 and _kept(path) == _scanned(path)
     db = sqlite3.connect(path)
     db.execute("UPDATE exchanges SET time = '2000-01-01T00:00:00Z' WHERE prompt = 'one'")
@@ -393,10 +397,10 @@ def test_the_running_usage_totals_follow_every_insert_and_delete(
     ids = [r["id"] for r in rows()]
     assert glm("logs", "rm", str(ids[1])).exit_code == 0
     assert glm("logs", "--prune", "30").exit_code == 0
-    assert [r["prompt"] for r in rows()] == ["three", "four"]
+    assert [r["prompt"] for r in rows()] == ["three", "four", "five", "five"]
     assert _kept(path) == _scanned(path)
     whole = json.loads(glm("logs", "--usage", "--json").out)
-    assert sum(group["requests"] for group in whole) == 2
+    assert sum(group["requests"] for group in whole) == 3
     scanned = json.loads(glm("logs", "--usage", "--json", "--since", "2001-01-01").out)
     assert scanned == whole
     by_command = json.loads(glm("logs", "--usage", "--command", "json", "--json").out)

@@ -175,8 +175,8 @@ USAGE_TOTALS = """
             coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),
             coalesce(sum(reasoning_tokens), 0), coalesce(sum(cached_tokens), 0),
             coalesce(sum(total_tokens), 0)
-        FROM exchanges GROUP BY 1, 2, 3;
-    CREATE TRIGGER usage_totals_insert AFTER INSERT ON exchanges BEGIN
+        FROM exchanges WHERE cached = 0 GROUP BY 1, 2, 3;
+    CREATE TRIGGER usage_totals_insert AFTER INSERT ON exchanges WHEN new.cached = 0 BEGIN
         INSERT INTO usage_totals VALUES (
             substr(new.time, 1, 10), coalesce(new.answered_model, new.model, ''), new.command,
             1, coalesce(new.prompt_tokens, 0), coalesce(new.completion_tokens, 0),
@@ -190,7 +190,7 @@ USAGE_TOTALS = """
             cached_tokens = cached_tokens + excluded.cached_tokens,
             total_tokens = total_tokens + excluded.total_tokens;
     END;
-    CREATE TRIGGER usage_totals_delete AFTER DELETE ON exchanges BEGIN
+    CREATE TRIGGER usage_totals_delete AFTER DELETE ON exchanges WHEN old.cached = 0 BEGIN
         UPDATE usage_totals SET
             requests = requests - 1,
             prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
@@ -202,7 +202,7 @@ USAGE_TOTALS = """
             AND model = coalesce(old.answered_model, old.model, '') AND command = old.command;
         DELETE FROM usage_totals WHERE requests = 0;
     END;
-    CREATE TRIGGER usage_totals_update AFTER UPDATE ON exchanges BEGIN
+    CREATE TRIGGER usage_totals_update_old AFTER UPDATE ON exchanges WHEN old.cached = 0 BEGIN
         UPDATE usage_totals SET
             requests = requests - 1,
             prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
@@ -213,6 +213,8 @@ USAGE_TOTALS = """
         WHERE day = substr(old.time, 1, 10)
             AND model = coalesce(old.answered_model, old.model, '') AND command = old.command;
         DELETE FROM usage_totals WHERE requests = 0;
+    END;
+    CREATE TRIGGER usage_totals_update_new AFTER UPDATE ON exchanges WHEN new.cached = 0 BEGIN
         INSERT INTO usage_totals VALUES (
             substr(new.time, 1, 10), coalesce(new.answered_model, new.model, ''), new.command,
             1, coalesce(new.prompt_tokens, 0), coalesce(new.completion_tokens, 0),
@@ -227,7 +229,8 @@ USAGE_TOTALS = """
             total_tokens = total_tokens + excluded.total_tokens;
     END
 """
-"""The usage of every day, model and command, kept by triggers as rows come, change and go:
+"""What the service was asked for, by day, model and command (cache hits, which cost
+nothing, are not counted), kept by triggers as rows come, change and go:
 `glm logs --usage` over the whole log reads these few rows, not every exchange
 (a filtered report reads the rows it selects, through their indexes)."""
 

@@ -151,7 +151,7 @@ def usage(db: sqlite3.Connection, filters: Filters, by: list[str]) -> list[dict[
         table, count = f"usage_totals WHERE {where}", "coalesce(sum(requests), 0) AS requests"
     else:
         keys = [f"{GROUPS[name]} AS {name}" for name in by]
-        table, count = f"exchanges WHERE {where}", "count(*) AS requests"
+        table, count = f"exchanges WHERE cached = 0 AND {where}", "count(*) AS requests"
     sql = (
         f"SELECT {', '.join([*keys, *sums, count])} FROM {table} GROUP BY {order} ORDER BY {order}"
     )
