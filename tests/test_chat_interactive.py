@@ -302,3 +302,26 @@ def test_sigterm_and_sighup_end_the_loop_by_the_signal(
     assert term.wait() == -signum  # not kept in the loop, not exit(128 + signum)
     assert service.disconnected.wait(WAIT)
     assert "Traceback" not in term.output
+
+
+def test_the_service_documents_advice_is_said_once_not_every_turn(
+    glm_env: dict[str, str], service: FakeService, terminal: Any
+) -> None:
+    service.script(Reply(content="first answer"), Reply(content="second answer"))
+    term = terminal("--max-tokens", "500", "--verbose")
+    term.expect(PROMPT)
+    term.send("hello\r")
+    term.expect("first answer\n")
+    term.expect(PROMPT)
+    term.send("again\r")
+    term.expect("second answer\n")
+    term.expect(PROMPT)
+    term.send("/effort high\r")
+    term.expect(PROMPT)
+    term.send("third\r")
+    term.expect(PROMPT)
+    term.send("\x04")
+    assert term.wait() == 0
+    assert term.output.count("--max-tokens 500 is below 1024") == 1
+    assert term.output.count("glm: effort: max") == 1
+    assert term.output.count("glm: effort: high") == 1  # changed: said again

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,8 @@ class Job:
     sink: Sink
     deadline: Deadline
     replacement: Replacement | None = None
+    advised: set[str] = field(default_factory=set)
+    """What `advise` said already: each once a run (a chat loop's turns repeat it)."""
     """`--output FILE`: where the sink writes, renamed over FILE when the run succeeds."""
 
     @classmethod
@@ -216,11 +219,16 @@ class Job:
 
     def advise(self, params: RequestParams) -> None:
         """What the service documents say of these settings: the effort under
-        `--verbose`, and a warning when reasoning may use up `--max-tokens`."""
-        self.console.note(effort_note(params.effort, params.think, self.protocol.name))
+        `--verbose`, and a warning when reasoning may use up `--max-tokens`; each once
+        (said again only when `/effort` or `/think` changed it)."""
+        note = effort_note(params.effort, params.think, self.protocol.name)
+        if note not in self.advised:
+            self.advised.add(note)
+            self.console.note(note)
         source = self.flags.lookup("max_tokens")[1]
         warning = low_max_tokens(params.max_tokens, params.effort, params.think, source)
-        if warning is not None:
+        if warning is not None and warning not in self.advised:
+            self.advised.add(warning)
             self.console.warn(warning)
 
     def encode(self, request: ChatRequest) -> dict[str, Any]:
