@@ -51,7 +51,9 @@ def test_a_hit_replays_the_same_stdout_and_sends_nothing(
     assert len(service.requests) == 1
 
 
-def test_a_hit_needs_no_key_and_no_httpx(glm_env: dict[str, str], service: FakeService) -> None:
+def test_a_hit_needs_no_key_no_httpx_and_no_typer(
+    glm_env: dict[str, str], service: FakeService
+) -> None:
     service.script(reply())
     assert glm("ask", "--cache", "hi").exit_code == 0
     env = {k: v for k, v in glm_env.items() if k != "GLM_API_KEY"}
@@ -61,6 +63,7 @@ def test_a_hit_needs_no_key_and_no_httpx(glm_env: dict[str, str], service: FakeS
         "try:\n    runpy.run_module('glm_cli', run_name='__main__')\n"
         "except SystemExit as e:\n    assert not e.code, e.code\n"
         "assert 'httpx' not in sys.modules, 'httpx imported'\n"
+        "assert 'typer' not in sys.modules, 'typer imported'\n"
     )
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
     assert run.returncode == 0, run.stderr

@@ -433,3 +433,22 @@ def test_a_row_is_written_with_every_column_of_the_schema() -> None:
 
     written = [f.name for f in fields(Entry) if f.name != "usage"] + list(USAGE_COLUMNS)
     assert written == list(EXCHANGE_COLUMNS)
+
+
+def test_glm_logs_imports_neither_typer_nor_httpx(
+    glm_env: dict[str, str], service: FakeService
+) -> None:
+    """Start-up is part of the product: a plain `glm logs` line is read without typer,
+    and text output needs no orjson."""
+    _three(service)
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['glm', 'logs', '-q', 'bananas']\n"
+        "try:\n    runpy.run_module('glm_cli', run_name='__main__')\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "assert 'typer' not in sys.modules and 'httpx' not in sys.modules\n"
+        "assert 'orjson' not in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], env=glm_env, capture_output=True)
+    assert run.returncode == 0, run.stderr
+    assert b"bananas?" in run.stdout
