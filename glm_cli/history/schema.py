@@ -157,7 +157,37 @@ def _with_fts(db: sqlite3.Connection) -> None:
         db.execute("RELEASE fts")
 
 
-USAGE_TOTALS = """
+_ADD_NEW = """
+        INSERT INTO usage_totals VALUES (
+            substr(new.time, 1, 10), coalesce(new.answered_model, new.model, ''), new.command,
+            1, coalesce(new.prompt_tokens, 0), coalesce(new.completion_tokens, 0),
+            coalesce(new.reasoning_tokens, 0), coalesce(new.cached_tokens, 0),
+            coalesce(new.total_tokens, 0))
+        ON CONFLICT (day, model, command) DO UPDATE SET
+            requests = requests + 1,
+            prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+            completion_tokens = completion_tokens + excluded.completion_tokens,
+            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+            cached_tokens = cached_tokens + excluded.cached_tokens,
+            total_tokens = total_tokens + excluded.total_tokens;
+"""
+"""The new row's usage added to its group's totals."""
+_SUBTRACT_OLD = """
+        UPDATE usage_totals SET
+            requests = requests - 1,
+            prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
+            completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
+            reasoning_tokens = reasoning_tokens - coalesce(old.reasoning_tokens, 0),
+            cached_tokens = cached_tokens - coalesce(old.cached_tokens, 0),
+            total_tokens = total_tokens - coalesce(old.total_tokens, 0)
+        WHERE day = substr(old.time, 1, 10)
+            AND model = coalesce(old.answered_model, old.model, '') AND command = old.command;
+        DELETE FROM usage_totals WHERE requests = 0;
+"""
+"""The old row's usage taken from its group's totals (an emptied group goes)."""
+
+USAGE_TOTALS = (
+    """
     CREATE TABLE usage_totals (
         day TEXT NOT NULL,
         model TEXT NOT NULL,
@@ -177,58 +207,23 @@ USAGE_TOTALS = """
             coalesce(sum(total_tokens), 0)
         FROM exchanges WHERE cached = 0 GROUP BY 1, 2, 3;
     CREATE TRIGGER usage_totals_insert AFTER INSERT ON exchanges WHEN new.cached = 0 BEGIN
-        INSERT INTO usage_totals VALUES (
-            substr(new.time, 1, 10), coalesce(new.answered_model, new.model, ''), new.command,
-            1, coalesce(new.prompt_tokens, 0), coalesce(new.completion_tokens, 0),
-            coalesce(new.reasoning_tokens, 0), coalesce(new.cached_tokens, 0),
-            coalesce(new.total_tokens, 0))
-        ON CONFLICT (day, model, command) DO UPDATE SET
-            requests = requests + 1,
-            prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-            completion_tokens = completion_tokens + excluded.completion_tokens,
-            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-            cached_tokens = cached_tokens + excluded.cached_tokens,
-            total_tokens = total_tokens + excluded.total_tokens;
-    END;
-    CREATE TRIGGER usage_totals_delete AFTER DELETE ON exchanges WHEN old.cached = 0 BEGIN
-        UPDATE usage_totals SET
-            requests = requests - 1,
-            prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
-            completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
-            reasoning_tokens = reasoning_tokens - coalesce(old.reasoning_tokens, 0),
-            cached_tokens = cached_tokens - coalesce(old.cached_tokens, 0),
-            total_tokens = total_tokens - coalesce(old.total_tokens, 0)
-        WHERE day = substr(old.time, 1, 10)
-            AND model = coalesce(old.answered_model, old.model, '') AND command = old.command;
-        DELETE FROM usage_totals WHERE requests = 0;
-    END;
-    CREATE TRIGGER usage_totals_update_old AFTER UPDATE ON exchanges WHEN old.cached = 0 BEGIN
-        UPDATE usage_totals SET
-            requests = requests - 1,
-            prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
-            completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
-            reasoning_tokens = reasoning_tokens - coalesce(old.reasoning_tokens, 0),
-            cached_tokens = cached_tokens - coalesce(old.cached_tokens, 0),
-            total_tokens = total_tokens - coalesce(old.total_tokens, 0)
-        WHERE day = substr(old.time, 1, 10)
-            AND model = coalesce(old.answered_model, old.model, '') AND command = old.command;
-        DELETE FROM usage_totals WHERE requests = 0;
-    END;
-    CREATE TRIGGER usage_totals_update_new AFTER UPDATE ON exchanges WHEN new.cached = 0 BEGIN
-        INSERT INTO usage_totals VALUES (
-            substr(new.time, 1, 10), coalesce(new.answered_model, new.model, ''), new.command,
-            1, coalesce(new.prompt_tokens, 0), coalesce(new.completion_tokens, 0),
-            coalesce(new.reasoning_tokens, 0), coalesce(new.cached_tokens, 0),
-            coalesce(new.total_tokens, 0))
-        ON CONFLICT (day, model, command) DO UPDATE SET
-            requests = requests + 1,
-            prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-            completion_tokens = completion_tokens + excluded.completion_tokens,
-            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-            cached_tokens = cached_tokens + excluded.cached_tokens,
-            total_tokens = total_tokens + excluded.total_tokens;
-    END
 """
+    + _ADD_NEW
+    + """    END;
+    CREATE TRIGGER usage_totals_delete AFTER DELETE ON exchanges WHEN old.cached = 0 BEGIN
+"""
+    + _SUBTRACT_OLD
+    + """    END;
+    CREATE TRIGGER usage_totals_update_old AFTER UPDATE ON exchanges WHEN old.cached = 0 BEGIN
+"""
+    + _SUBTRACT_OLD
+    + """    END;
+    CREATE TRIGGER usage_totals_update_new AFTER UPDATE ON exchanges WHEN new.cached = 0 BEGIN
+"""
+    + _ADD_NEW
+    + """    END
+"""
+)
 """What the service was asked for, by day, model and command (cache hits, which cost
 nothing, are not counted), kept by triggers as rows come, change and go:
 `glm logs --usage` over the whole log reads these few rows, not every exchange
