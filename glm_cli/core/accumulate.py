@@ -28,6 +28,10 @@ class Text:
             self._blocks.append("".join(pieces))
             pieces.clear()
 
+    def empty(self) -> bool:
+        """No text at all, found without joining (which copies the whole answer)."""
+        return not any(self._pieces) and not any(self._blocks)
+
     def value(self) -> str:
         if self._pieces:
             self._blocks.append("".join(self._pieces))

@@ -110,7 +110,7 @@ class Renderer:
         """After the last event: what follows the answer, then the finish-reason policy."""
         self.sink.flush()
         self.after_answer(result)
-        answered = bool(result.text) or bool(result.tool_calls)
+        answered = not result.content.empty() or bool(result.tool_calls)
         check_finish(result.done or Done(None), self.console, answered=answered)
 
     def feed(self, batch: list[Event]) -> None:
