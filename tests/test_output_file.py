@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -221,3 +222,53 @@ def test_batch_keeps_its_own_output_file(
     run = run_in_process(["batch", "-o", str(records)], stdin=b'{"id": "a", "prompt": "hi"}\n')
     assert run.exit_code == 0, run.stderr
     assert json.loads(records.read_text().splitlines()[0])["id"] == "a"
+
+
+def test_dash_is_stdout(glm_env: dict[str, str], service: FakeService, tmp_path: Path) -> None:
+    folder = tmp_path / "here"
+    folder.mkdir()
+    run = run_glm(["ask", "-o", "-", "hi"], glm_env, cwd=folder)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == b"Hello from the fake service.\n"
+    assert os.listdir(folder) == []  # no file named "-"
+
+
+def test_a_device_is_written_to_not_replaced(
+    glm_env: dict[str, str], service: FakeService, tmp_path: Path
+) -> None:
+    """A link to /dev/null (as /dev/stdout is a link to the process's own stdout): the
+    answer goes through it; a rename would have put a regular file in its place."""
+    link = tmp_path / "sink"
+    link.symlink_to(os.devnull)
+    run = run_glm(["ask", "-o", str(link), "hi"], glm_env)
+    assert run.returncode == 0, run.stderr
+    assert link.is_symlink() and os.readlink(link) == os.devnull
+    assert temporaries(tmp_path) == []
+
+
+def test_a_fifo_is_written_to_as_a_redirection_would(
+    glm_env: dict[str, str], service: FakeService, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glm_cli", "ask", "-o", str(fifo), "hi"],
+        env=glm_env,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    received: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as reader:  # blocks until a writer opens it
+            received.append(reader.read())
+
+    reading = threading.Thread(target=read, daemon=True)
+    reading.start()
+    status = proc.wait(timeout=WAIT)
+    if reading.is_alive():  # glm never opened the FIFO: release the reader
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    reading.join(timeout=WAIT)
+    assert status == 0, proc.stderr.read() if proc.stderr else b""
+    assert received == [b"Hello from the fake service.\n"]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)

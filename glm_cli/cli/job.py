@@ -32,7 +32,7 @@ from glm_cli.core.messages import ChatRequest, RequestParams
 from glm_cli.core.records import record
 from glm_cli.core.service_rules import effort_note, low_max_tokens
 from glm_cli.engine.tool_runner import LoopSettings
-from glm_cli.files.safe import Replacement, refused
+from glm_cli.files.safe import Passthrough, Replacement, is_special, refused
 from glm_cli.net.options import NetOptions
 from glm_cli.output.sink import Sink
 from glm_cli.output.terminal import Console, Env
@@ -56,7 +56,7 @@ class Job:
     output: OutputOptions
     sink: Sink
     deadline: Deadline
-    replacement: Replacement | None = None
+    replacement: Replacement | Passthrough | None = None
     advised: set[str] = field(default_factory=set)
     """What `advise` said already: each once a run (a chat loop's turns repeat it)."""
     """`--output FILE`: where the sink writes, renamed over FILE when the run succeeds."""
@@ -300,15 +300,16 @@ def _template(given: dict[str, Any], env: Env) -> tuple[Template | None, dict[st
     return templates.load(value, env.environ), filled
 
 
-def _replacement(given: str) -> Replacement:
-    """The temporary for `--output FILE`, made before anything is sent."""
+def _replacement(given: str) -> Replacement | Passthrough:
+    """The temporary for `--output FILE`, made before anything is sent (or, for a
+    device or a FIFO, the file itself, opened)."""
     if not given:
         raise UsageError("--output: the file name is empty")
     path = Path(given)
     if path.is_dir():
         raise UsageError(f"--output {given!r}: is a directory")
     try:
-        return Replacement(path)
+        return Passthrough(path) if is_special(path) else Replacement(path)
     except OSError as error:
         raise _write_error(path, error) from error
 

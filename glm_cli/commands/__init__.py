@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 def run(name: str, given: dict[str, Any], obj: Any = None) -> None:
     """Run command `name` (`ask`, `config show`) with the options `given`."""
     env = obj if isinstance(obj, Env) else Env.from_process()
+    if given.get("output_file") == "-":  # -o -: stdout, as in curl
+        given = {**given, "output_file": None}
     if given.get("output_file") is not None:  # --output: the answer goes to a file
         env = dataclasses.replace(env, stdout_isatty=False)
     console = Console(env)

@@ -209,3 +209,35 @@ class Replacement:
             self.file.close()
         with contextlib.suppress(OSError):
             self.temporary.unlink()
+
+
+class Passthrough:
+    """`--output` onto what is not a regular file (a device such as /dev/stdout or
+    /dev/null, a FIFO, a symbolic link to one): written to as `> FILE` would, since
+    there is no file to replace; the rename would have put a regular file in its
+    place. `commit` and `discard` close it."""
+
+    __slots__ = ("file", "path")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = open(path, "wb")  # noqa: SIM115  # closed by commit or discard
+
+    def commit(self) -> None:
+        self.file.close()
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.file.close()
+
+
+def is_special(path: Path) -> bool:
+    """Whether `path` exists and, its symbolic links followed, is neither a regular
+    file nor a folder (a device, a FIFO, a socket)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
