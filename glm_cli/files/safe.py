@@ -1,9 +1,10 @@
 """Writing files so that nothing planted beside them can redirect the write (SPEC §3.2).
 
 Every file glm creates or appends to is written through here:
-- `write_atomically`: the data goes to a new file of random name in the target's
-  folder (`tempfile.mkstemp`: `O_EXCL | O_NOFOLLOW`, so never an existing file or a
-  symlink), its mode set on the descriptor, then renamed over the target. A symlink
+- `Temporary` (and `write_atomically`, `Replacement` on it): the data goes to a new
+  file of random name in the target's folder (`tempfile.mkstemp`: `O_EXCL |
+  O_NOFOLLOW`, so never an existing file or a symlink), its mode set on the
+  descriptor, then renamed over the target. A symlink
   at the target is replaced, never written through; a reader sees the old file or
   the new one, whole.
 - `private_folder`: for writers that open files by name themselves (SQLite and its
@@ -74,23 +75,58 @@ def new_file(path: Path, mode: int = PRIVATE) -> None:
         os.close(fd)
 
 
+class Temporary:
+    """A new file of random name beside `path` (`tempfile.mkstemp`: `O_EXCL |
+    O_NOFOLLOW`), of exactly `mode`, written through `file`; `commit` makes it reach
+    the disk and renames it over `path`, `discard` removes it. What was at `path`
+    stays as it was until the rename, and a reader sees the old file or the new one,
+    whole."""
+
+    __slots__ = ("file", "path", "temporary")
+
+    def __init__(self, path: Path, mode: int, prefix: str | None = None) -> None:
+        import tempfile  # not at start-up: it imports shutil, random and the compressors
+
+        self.path = path
+        fd, name = tempfile.mkstemp(
+            dir=path.parent, prefix=prefix or f".{path.name}.", suffix=".tmp"
+        )
+        self.temporary = Path(name)
+        try:
+            os.fchmod(fd, mode)  # the umask does not decide
+            self.file = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            self.temporary.unlink(missing_ok=True)
+            raise
+
+    def commit(self) -> None:
+        """Everything written reaches the disk, then replaces `path` in one rename."""
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.temporary, self.path)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            self.temporary.unlink()
+
+
 def write_atomically(path: Path, data: bytes, mode: int = PRIVATE) -> None:
     """Replace `path` with a file holding `data`, of exactly `mode`, in one rename."""
-    import tempfile  # not at start-up: it imports shutil, random and the compressors
-
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temporary = Path(name)
+    temporary = Temporary(path, mode)
     try:
-        try:
-            os.fchmod(fd, mode)
-            write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
+        temporary.file.write(data)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        temporary.discard()
         raise
+    temporary.commit()
 
 
 @contextmanager
@@ -165,50 +201,22 @@ def clean_stale(path: Path) -> None:
                 stale.unlink()
 
 
-class Replacement:
+class Replacement(Temporary):
     """A new version of `path` (SPEC §8 `--output`): written to a temporary beside it,
     renamed over it by `commit` only; `discard` (a failure, a signal) removes the
     temporary, so `path` stays byte-identical. A new file's mode follows the umask, as
-    any file a command writes for its user; a file replaced keeps its mode."""
+    any file a command writes for its user; a file replaced keeps its mode. The
+    temporary's name carries this process's id, for `clean_stale`."""
 
-    __slots__ = ("file", "path", "temporary")
+    __slots__ = ()
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         clean_stale(path)
         try:
             mode = os.stat(path).st_mode & 0o7777
         except OSError:
             mode = 0o666 & ~_umask()
-        prefix = f".{path.name}{STALE_MARK}{os.getpid()}-"
-        import tempfile
-
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
-        self.temporary = Path(name)
-        try:
-            os.fchmod(fd, mode)
-            self.file = os.fdopen(fd, "wb")
-        except BaseException:
-            os.close(fd)
-            self.temporary.unlink(missing_ok=True)
-            raise
-
-    def commit(self) -> None:
-        """Everything written reaches the disk, then replaces `path` in one rename."""
-        try:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
-            os.replace(self.temporary, self.path)
-        except BaseException:
-            self.discard()
-            raise
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.file.close()
-        with contextlib.suppress(OSError):
-            self.temporary.unlink()
+        super().__init__(path, mode, prefix=f".{path.name}{STALE_MARK}{os.getpid()}-")
 
 
 class Passthrough:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from glm_cli.core.batch_records import read_record
 from glm_cli.core.errors import UsageError
-from glm_cli.files.safe import PRIVATE, append, open_error, write_all, write_error
+from glm_cli.files.safe import PRIVATE, Temporary, append, open_error, write_error
 
 _READ = 1 << 16
 
@@ -112,22 +111,17 @@ def _scan(fd: int) -> tuple[set[bytes], set[bytes], int, int]:
 
 def _rewrite_without(path: Path, fd: int, failed: set[bytes]) -> int:
     """Replace the file with its lines less the error records; how many went."""
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Temporary(path, os.fstat(fd).st_mode & 0o777)
     removed = 0
     try:
-        try:
-            os.fchmod(handle, os.fstat(fd).st_mode & 0o777)
-            for _, line in _lines(fd):
-                found = read_record(line)
-                if found is not None and found[1]:
-                    removed += 1
-                    continue
-                write_all(handle, line)
-            os.fsync(handle)
-        finally:
-            os.close(handle)
-        os.replace(name, path)
+        for _, line in _lines(fd):
+            found = read_record(line)
+            if found is not None and found[1]:
+                removed += 1
+                continue
+            temporary.file.write(line)
     except BaseException:
-        Path(name).unlink(missing_ok=True)
+        temporary.discard()
         raise
+    temporary.commit()
     return removed
