@@ -33,59 +33,26 @@ BATCH_OUTPUT = [
     if option[0] in ("show_thinking", "quiet", "verbose", "debug", "dry_run")
 ]
 
+ASKING = PROMPT + TEMPLATE
+"""What the four asking commands (ask, chat, json, raw) start with: the prompt."""
+DELIVERY = OUTPUT_FILE + OUTPUT + CONNECTION + HISTORY
+"""What they end with: where the answer goes, the service, the log and cache."""
+
 COMMANDS: dict[str, tuple[OptionList, str]] = {
     "ask": (
-        PROMPT
-        + TEMPLATE
-        + REQUEST
-        + TOOLS
-        + NDJSON
-        + MARKDOWN
-        + EXTRACT
-        + OUTPUT_FILE
-        + OUTPUT
-        + CONNECTION
-        + HISTORY,
+        ASKING + REQUEST + TOOLS + NDJSON + MARKDOWN + EXTRACT + DELIVERY,
         "One question, one answer: the answer's text on stdout.",
     ),
     "chat": (
-        PROMPT
-        + TEMPLATE
-        + CHAT
-        + REQUEST
-        + TOOLS
-        + NDJSON
-        + MARKDOWN
-        + EXTRACT
-        + OUTPUT_FILE
-        + OUTPUT
-        + CONNECTION
-        + HISTORY,
+        ASKING + CHAT + REQUEST + TOOLS + NDJSON + MARKDOWN + EXTRACT + DELIVERY,
         "Multi-turn: a loop on a terminal; from scripts, continue a session or a file.",
     ),
     "json": (
-        PROMPT
-        + TEMPLATE
-        + REQUEST
-        + TOOLS
-        + JSON_ONLY
-        + NDJSON
-        + OUTPUT_FILE
-        + OUTPUT
-        + CONNECTION
-        + HISTORY,
+        ASKING + REQUEST + TOOLS + JSON_ONLY + NDJSON + DELIVERY,
         "JSON mode: the answer checked, printed as one JSON document.",
     ),
     "raw": (
-        PROMPT
-        + TEMPLATE
-        + REQUEST
-        + TOOL_DEFINITIONS
-        + RAW_ONLY
-        + OUTPUT_FILE
-        + OUTPUT
-        + CONNECTION
-        + HISTORY,
+        ASKING + REQUEST + TOOL_DEFINITIONS + RAW_ONLY + DELIVERY,
         "The wire format: the provider's own response, or its stream as NDJSON.",
     ),
     "batch": (
